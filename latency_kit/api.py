@@ -1,0 +1,77 @@
+"""Typed Python entry points behind the CLI commands of the core issue."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+from .backends import Backend, ModelSpec, open_backend
+from .engine import MeasureSettings, measure
+from .errors import LatkitError
+from .paths import profiles_dir
+from .profile import Profile
+from .profiler import ProfileJob, Progress, profile_blocks
+from .spaces import SearchSpace, get_space
+from .stats import LatencyStats
+
+
+def default_profile_name(device: str, threads: int | None = None, batch: int = 1) -> str:
+    """The stored name of a profile built for ``device`` with these settings."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "_", device).strip("_") or "device"
+    if threads and threads != 1:
+        name += f"-{threads}t"
+    if batch != 1:
+        name += f"-b{batch}"
+    return name
+
+
+def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
+                  resolutions: Sequence[int] = (224,), out: str | Path | None = None,
+                  name: str | None = None, settings: MeasureSettings | None = None,
+                  progress: Progress | None = None, backend: Backend | None = None,
+                  batch: int = 1, **backend_options: Any) -> Profile:
+    """Measure every block of ``space`` on ``device`` into a profile directory.
+
+    Resumable: calling it again with the same ``out`` continues an interrupted
+    run. Returns the loaded profile.
+    """
+    options = {"resolutions": tuple(resolutions)} if space == "ofa-mbv3" else {}
+    space_obj = get_space(space, **options)
+    name = name or default_profile_name(device, backend_options.get("threads"), batch)
+    out_path = Path(out) if out else profiles_dir() / name
+    own = backend is None
+    backend = backend or open_backend(device, batch=batch, **backend_options)
+    try:
+        job = ProfileJob(space_obj, out_path, name, device, options,
+                         settings or MeasureSettings(), batch)
+        return profile_blocks(job, backend, progress)
+    finally:
+        if own:
+            backend.close()
+
+
+def measure_arch(device: str, space: SearchSpace, arch: Any, batch: int = 1,
+                 settings: MeasureSettings | None = None, **backend_options: Any) -> LatencyStats:
+    """Measure one whole network end to end on ``device``."""
+    spec = arch_spec(space, arch, batch)
+    with open_backend(device, batch=batch, **backend_options) as backend:
+        return measure(backend, spec, settings or MeasureSettings())
+
+
+def arch_spec(space: SearchSpace, arch: Any, batch: int = 1) -> ModelSpec:
+    """The :class:`ModelSpec` of a whole network of ``space``."""
+    options: dict[str, Any] = {}
+    if hasattr(space, "resolutions"):
+        options["resolutions"] = tuple(space.resolutions)
+    return ModelSpec(space.name, "arch", space.format(arch), space.input_shape(arch, batch),
+                     tuple(sorted(options.items())))
+
+
+def parse_arch(space: SearchSpace, text: str, resolution: int | None = None) -> Any:
+    """Parse ``text`` in ``space``, passing ``resolution`` where the space takes one."""
+    if resolution is not None and hasattr(space, "resolutions"):
+        return space.parse(text, resolution=resolution)
+    if resolution is not None:
+        raise LatkitError(f"space {space.name} has no resolution option")
+    return space.parse(text)

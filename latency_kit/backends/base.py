@@ -1,0 +1,91 @@
+"""The backend interface: prepare a model, time it, release it.
+
+A backend wraps one runtime on one device (ONNX Runtime on this CPU, LiteRT on
+a phone, TensorRT on a GPU). The measurement engine (``latency_kit.engine``)
+drives it: ``prepare`` once, ``run_batch`` repeatedly, ``release`` at the end.
+Keeping backends this small means a new runtime is one short file that passes
+``tests/backend_suite.py``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What to measure: a network or block, identified by a stable ``key``.
+
+    ``space`` and ``key`` let a backend rebuild the torch module in any process
+    (``kind`` is ``"block"`` for a LUT key, ``"arch"`` for an architecture
+    string); ``input_shape`` is NCHW with the batch size first.
+    """
+
+    space: str
+    kind: str
+    key: str
+    input_shape: tuple[int, ...]
+    space_options: tuple[tuple[str, Any], ...] = ()
+
+    def build_module(self):
+        """The ``torch.nn.Module`` this spec describes (eval mode)."""
+        from ..spaces import get_space
+
+        space = get_space(self.space, **dict(self.space_options))
+        if self.kind == "block":
+            return space.build_block(self.key)
+        return space.build(space.parse(self.key))
+
+
+@dataclass
+class Prepared:
+    """A model ready to run on a backend; ``state`` is backend-specific."""
+
+    spec: ModelSpec
+    state: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Backend(ABC):
+    """Base class of latency backends.
+
+    Subclasses set ``name`` and ``runtime`` and implement the four abstract
+    methods. ``run_batch`` returns the mean time of one inference, in
+    milliseconds, over ``iterations`` back-to-back runs; the engine calls it
+    many times and keeps robust statistics.
+    """
+
+    name: ClassVar[str]
+    runtime: ClassVar[str]
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        """Whether this backend can run here, and if not, why (one line)."""
+        return True, ""
+
+    @abstractmethod
+    def fingerprint(self) -> dict[str, Any]:
+        """What the numbers depend on: device, runtime and version, threads, ..."""
+
+    @abstractmethod
+    def prepare(self, spec: ModelSpec) -> Prepared:
+        """Convert and load the model so that ``run_batch`` only times inference."""
+
+    @abstractmethod
+    def run_batch(self, prepared: Prepared, iterations: int) -> float:
+        """Run ``iterations`` inferences; return the mean milliseconds per inference."""
+
+    def release(self, prepared: Prepared) -> None:
+        """Free what ``prepare`` allocated (default: drop the state)."""
+        prepared.state = None
+
+    def close(self) -> None:
+        """Release device-wide resources (connections, pushed files)."""
+
+    def __enter__(self) -> "Backend":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

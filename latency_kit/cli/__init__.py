@@ -1,0 +1,31 @@
+"""The ``latkit`` command: a thin click layer over the Python API.
+
+Each command group lives in its own module; ``COMMANDS`` lists them.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+import click
+
+from ._common import LatkitGroup
+
+COMMANDS: list[str] = [
+    "latency_kit.cli.profile_cmd:profile",
+    "latency_kit.cli.devices_cmd:devices",
+    "latency_kit.cli.space_cmd:space",
+    "latency_kit.cli.export_cmd:export",
+    "latency_kit.cli.measure_cmd:measure",
+]
+
+
+@click.group(cls=LatkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="latkit")
+def main() -> None:
+    """latkit: real latency tables, latency predictors and budget-conditioned NAS."""
+
+
+for _path in COMMANDS:
+    _module, _attr = _path.split(":")
+    main.add_command(getattr(import_module(_module), _attr))

@@ -1,0 +1,87 @@
+"""Shared pieces of the CLI: error handling, output, progress, option types."""
+
+from __future__ import annotations
+
+import json
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+import click
+
+from ..errors import LatkitError
+
+
+class LatkitGroup(click.Group):
+    """A click group that prints user errors as one line and exits non-zero."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except LatkitError as exc:
+            click.echo(f"error: {exc}", err=True)
+            ctx.exit(2)
+        except KeyboardInterrupt:
+            click.echo("interrupted; rerun the same command to resume", err=True)
+            ctx.exit(130)
+
+
+def emit_json(data: Any) -> None:
+    """Print ``data`` as JSON on stdout (the ``--json`` contract)."""
+    click.echo(json.dumps(data, indent=1, default=_default))
+
+
+def _default(value: Any) -> Any:
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def console(stderr: bool = True):
+    """A rich console; on stderr by default, so stdout stays clean for ``--json``."""
+    from rich.console import Console
+
+    return Console(stderr=stderr)
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None = None) -> Iterator[Any]:
+    """A rich progress bar on stderr; yields ``update(done, total, text)``."""
+    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                               TimeElapsedColumn, TimeRemainingColumn)
+
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[note]}"))
+    with Progress(*columns, console=console(), transient=False) as bar:
+        task = bar.add_task(description, total=total, note="")
+
+        def update(done: int, total_: int | None = None, note: str = "") -> None:
+            bar.update(task, completed=done, total=total_ if total_ is not None else total,
+                       note=note[:60])
+
+        yield update
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+space_option = click.option("--space", default="ofa-mbv3", show_default=True,
+                            help="Search space name (see `latkit space list`).")
+
+
+def resolution_option(multiple: bool = False):
+    return click.option(
+        "--resolution", "resolution", type=int, multiple=multiple,
+        default=(224,) if multiple else None,
+        help="Input resolution (ofa-mbv3: 160-224 in steps of 16)." + (" Repeatable." if multiple else ""),
+    )
+
+
+def space_options_for(space: str, resolutions: tuple[int, ...] | list[int] | None) -> dict[str, Any]:
+    """Constructor options of ``space`` from CLI flags."""
+    if space == "ofa-mbv3" and resolutions:
+        from ..spaces.ofa_mbv3 import check_resolution
+
+        for r in resolutions:
+            check_resolution(int(r))
+        return {"resolutions": tuple(int(r) for r in resolutions)}
+    return {}

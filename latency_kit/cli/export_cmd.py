@@ -1,0 +1,30 @@
+"""``latkit export``: write a whole network to a model file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import resolution_option, space_option, space_options_for
+
+FORMATS = ("onnx",)
+
+
+@click.command()
+@space_option
+@click.option("--arch", required=True, help="Architecture string of the space.")
+@resolution_option()
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="onnx", show_default=True)
+@click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
+def export(space: str, arch: str, resolution: int | None, fmt: str, batch: int, output: Path) -> None:
+    """Export one architecture as a model file."""
+    from ..api import parse_arch
+    from ..export import export_onnx
+    from ..spaces import get_space
+
+    space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
+    parsed = parse_arch(space_obj, arch, resolution)
+    export_onnx(space_obj.build(parsed), space_obj.input_shape(parsed, batch), output)
+    click.echo(str(output))

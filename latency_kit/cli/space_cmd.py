@@ -1,0 +1,45 @@
+"""``latkit space``: list spaces and sample architectures."""
+
+from __future__ import annotations
+
+import click
+
+from ._common import emit_json, json_option, resolution_option, space_option, space_options_for
+
+
+@click.group()
+def space() -> None:
+    """Inspect search spaces."""
+
+
+@space.command("list")
+def list_spaces() -> None:
+    """List the registered search spaces."""
+    from ..spaces import space_names
+
+    for name in space_names():
+        click.echo(name)
+
+
+@space.command()
+@space_option
+@click.option("-n", "count", type=click.IntRange(min=1), default=5, show_default=True,
+              help="How many architectures.")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--resolution", type=int, default=None,
+              help="Input resolution for spaces that have one (ofa-mbv3 default: 224).")
+@json_option
+def sample(space: str, count: int, seed: int, resolution: int | None, as_json: bool) -> None:
+    """Print N random architecture strings (seeded)."""
+    import numpy as np
+
+    from ..spaces import get_space
+
+    space_obj = get_space(space, **space_options_for(space, [resolution or 224]))
+    rng = np.random.default_rng(seed)
+    archs = [space_obj.sample(rng) for _ in range(count)]
+    if as_json:
+        emit_json([{"arch": space_obj.format(a), "json": space_obj.to_json(a)} for a in archs])
+    else:
+        for arch in archs:
+            click.echo(space_obj.format(arch))

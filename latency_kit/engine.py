@@ -1,0 +1,119 @@
+"""The measurement engine: warm up, time repeated batches, summarise robustly.
+
+Each timed batch runs ``iterations`` inferences back to back (chosen so a batch
+lasts about ``batch_ms``); the per-inference mean of each batch is one sample.
+The stored value is the median of the samples, with percentiles, IQR, CV and
+count beside it. An entry whose relative IQR stays above ``max_rel_iqr`` after
+``retries`` re-measurements is kept but flagged.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .backends.base import Backend, ModelSpec, Prepared
+from .stats import LatencyStats
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How hard to measure. The defaults suit blocks of 0.05-20 ms on a CPU."""
+
+    warmup_ms: float = 30.0
+    min_warmup_runs: int = 2
+    repeats: int = 15
+    batch_ms: float = 2.0
+    max_iterations: int = 200
+    max_rel_iqr: float = 0.10
+    retries: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MeasureSettings":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
+
+
+def warm_up(backend: Backend, prepared: Prepared, settings: MeasureSettings) -> int:
+    """Run until ``warmup_ms`` has passed; return iterations per timed batch."""
+    runs, spent, last = 0, 0.0, math.inf
+    deadline = time.perf_counter() + settings.warmup_ms / 1e3
+    while runs < settings.min_warmup_runs or time.perf_counter() < deadline:
+        last = backend.run_batch(prepared, 1)
+        spent += last
+        runs += 1
+    per_run = max(min(last, spent / runs), 1e-6)
+    return int(min(settings.max_iterations, max(1, round(settings.batch_ms / per_run))))
+
+
+def time_batches(backend: Backend, prepared: Prepared, iterations: int, repeats: int) -> list[float]:
+    """``repeats`` samples of mean milliseconds per inference."""
+    return [backend.run_batch(prepared, iterations) for _ in range(repeats)]
+
+
+def measure_prepared(backend: Backend, prepared: Prepared,
+                     settings: MeasureSettings = MeasureSettings()) -> LatencyStats:
+    """Measure an already prepared model, re-measuring while the spread is high."""
+    iterations = warm_up(backend, prepared, settings)
+    best: LatencyStats | None = None
+    for _ in range(settings.retries + 1):
+        stats = LatencyStats.from_samples(
+            time_batches(backend, prepared, iterations, settings.repeats), iterations)
+        if best is None or stats.rel_iqr < best.rel_iqr:
+            best = stats
+        if best.rel_iqr <= settings.max_rel_iqr:
+            return best
+    assert best is not None
+    return best.flag()
+
+
+def measure(backend: Backend, spec: ModelSpec,
+            settings: MeasureSettings = MeasureSettings()) -> LatencyStats:
+    """Prepare, measure and release one model."""
+    prepared = backend.prepare(spec)
+    try:
+        return measure_prepared(backend, prepared, settings)
+    finally:
+        backend.release(prepared)
+
+
+def measure_interleaved(backend: Backend, specs: Sequence[ModelSpec], rounds: int = 3,
+                        settings: MeasureSettings = MeasureSettings(),
+                        on_round: Callable[[int], None] | None = None,
+                        pause_s: float = 0.0) -> list[LatencyStats]:
+    """Ground-truth measurement of several models, interleaved in time.
+
+    Every model is prepared once; then ``rounds`` times, each model in turn is
+    warmed up and timed. A model's value is the median of its per-round
+    medians, so a slow stretch of the machine hits one round of many models
+    instead of every sample of one. Use this for validation, not for LUTs.
+    """
+    prepared = [backend.prepare(spec) for spec in specs]
+    try:
+        per_round: list[list[float]] = [[] for _ in specs]
+        samples: list[list[float]] = [[] for _ in specs]
+        iters = [1] * len(specs)
+        for r in range(rounds):
+            for i, prep in enumerate(prepared):
+                iters[i] = warm_up(backend, prep, settings)
+                batch = time_batches(backend, prep, iters[i], settings.repeats)
+                samples[i].extend(batch)
+                per_round[i].append(float(np.median(batch)))
+            if on_round:
+                on_round(r)
+            if pause_s and r + 1 < rounds:
+                time.sleep(pause_s)
+        out = []
+        for i in range(len(specs)):
+            stats = LatencyStats.from_samples(samples[i], iters[i])
+            out.append(LatencyStats(**{**stats.to_dict(), "median_ms": float(np.median(per_round[i]))}))
+        return out
+    finally:
+        for prep in prepared:
+            backend.release(prep)

@@ -1,0 +1,172 @@
+"""Device profiles: a directory holding a LUT, calibration data and metadata.
+
+Layout of a profile directory::
+
+    profile.json      metadata (schema ``latkit.profile`` v1): name, space and
+                      its options, device, backend/runtime, fingerprint,
+                      measurement settings, status, build time
+    lut.json          the block lookup table (see ``latency_kit.lut``)
+    calibration.json  whole-network measurements used to fit the predictor
+    journal.jsonl     present only while a profiling run is unfinished
+
+``load_profile(name_or_path)`` finds a profile by path, then in the user's
+profile dir (``$LATKIT_HOME/profiles``), then among the shipped ones.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+
+from .errors import CorruptFileError, LatkitError, UnknownNameError
+from .jsonio import read_json, write_json
+from .lut import LatencyTable
+from .paths import profiles_dir, shipped_profiles_dir
+from .spaces import SearchSpace, get_space
+
+SCHEMA = "latkit.profile"
+VERSION = 1
+META_FILE, LUT_FILE, CALIBRATION_FILE, JOURNAL_FILE = (
+    "profile.json", "lut.json", "calibration.json", "journal.jsonl")
+
+
+class Profile:
+    """A loaded device profile. Cheap to load; the predictor is fitted lazily."""
+
+    def __init__(self, path: Path, meta: dict[str, Any], lut: LatencyTable):
+        self.path = path
+        self.meta = meta
+        self.lut = lut
+
+    # -- identity --------------------------------------------------------------
+    @property
+    def name(self) -> str:
+        return str(self.meta.get("name") or self.path.name)
+
+    @property
+    def device(self) -> str:
+        return str(self.meta.get("device", ""))
+
+    @property
+    def complete(self) -> bool:
+        return self.meta.get("status") == "complete"
+
+    @cached_property
+    def space(self) -> SearchSpace:
+        return get_space(self.meta["space"], **self.meta.get("space_options", {}))
+
+    def parse_arch(self, text: str, **kwargs: Any) -> Any:
+        """Parse an architecture string of this profile's space."""
+        return self.space.parse(text, **kwargs)
+
+    # -- latency ----------------------------------------------------------------
+    def lut_sum(self, arch: Any) -> float:
+        """Raw sum of the LUT entries of ``arch``'s blocks, in ms."""
+        return self.lut.total(block.key for block in self.space.blocks(arch))
+
+    def predict(self, arch: Any) -> float:
+        """Predicted whole-network latency of ``arch`` in milliseconds."""
+        return float(self.predict_many([arch])[0])
+
+    def predict_many(self, archs: Sequence[Any]) -> np.ndarray:
+        """Predicted latency (ms) of many architectures at once."""
+        return np.array([self.lut_sum(arch) for arch in archs], dtype=float)
+
+    def calibration(self) -> list[dict[str, Any]]:
+        """Whole-network measurements stored with the profile (may be empty)."""
+        path = self.path / CALIBRATION_FILE
+        if not path.exists():
+            return []
+        data = read_json(path, "calibration file")
+        if not isinstance(data, dict) or data.get("schema") != "latkit.calibration":
+            raise CorruptFileError(f"{path} is not a latkit calibration file")
+        return list(data.get("entries", []))
+
+    def __repr__(self) -> str:
+        return f"Profile({self.name!r}, space={self.meta.get('space')!r}, entries={len(self.lut)})"
+
+    # -- persistence -----------------------------------------------------------
+    @classmethod
+    def load(cls, path: str | Path) -> "Profile":
+        path = Path(path)
+        meta = read_json(path / META_FILE, "profile metadata")
+        if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+            raise CorruptFileError(f"{path / META_FILE} is not a latkit profile")
+        if meta.get("version") != VERSION:
+            raise CorruptFileError(f"{path} has profile version {meta.get('version')}; expected {VERSION}")
+        lut_path = path / LUT_FILE
+        if lut_path.exists():
+            lut = LatencyTable.load(lut_path)
+        elif meta.get("status") != "complete":
+            raise LatkitError(f"profile {path} is unfinished; re-run `latkit profile` to complete it")
+        else:
+            raise CorruptFileError(f"profile {path} has no {LUT_FILE}")
+        lut.name = lut.name or str(meta.get("name", path.name))
+        return cls(path, meta, lut)
+
+
+def new_meta(name: str, space: SearchSpace, device: str, backend: str,
+             fingerprint: dict[str, Any], settings: dict[str, Any],
+             space_options: dict[str, Any]) -> dict[str, Any]:
+    """Metadata for a profile that is about to be built."""
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "name": name,
+        "space": space.name,
+        "space_options": space_options,
+        "device": device,
+        "backend": backend,
+        "fingerprint": fingerprint,
+        "settings": settings,
+        "status": "incomplete",
+    }
+
+
+def save_meta(path: Path, meta: dict[str, Any]) -> None:
+    write_json(path / META_FILE, meta)
+
+
+def _candidates(name: str) -> Iterable[Path]:
+    yield profiles_dir() / name
+    yield shipped_profiles_dir() / name
+
+
+def known_profiles() -> dict[str, Path]:
+    """Stored profile names -> directories (user profiles shadow shipped ones)."""
+    found: dict[str, Path] = {}
+    for root in (shipped_profiles_dir(), profiles_dir()):
+        if root.is_dir():
+            for sub in sorted(root.iterdir()):
+                if (sub / META_FILE).is_file():
+                    found[sub.name] = sub
+    return found
+
+
+def find_profile(name_or_path: str | Path) -> Path | None:
+    """The directory of a stored profile, or ``None``."""
+    path = Path(name_or_path)
+    if (path / META_FILE).is_file():
+        return path
+    if isinstance(name_or_path, str) and "/" not in name_or_path:
+        for candidate in _candidates(name_or_path):
+            if (candidate / META_FILE).is_file():
+                return candidate
+    return None
+
+
+def load_profile(name_or_path: str | Path) -> Profile:
+    """Load a profile by directory path or by stored name.
+
+    >>> from latency_kit import load_profile
+    >>> profile = load_profile("cpu")                  # doctest: +SKIP
+    >>> profile.predict(profile.space.sample(0))       # doctest: +SKIP
+    7.93
+    """
+    path = find_profile(name_or_path)
+    if path is None:
+        raise UnknownNameError("device profile", str(name_or_path), list(known_profiles()))
+    return Profile.load(path)

@@ -1,0 +1,122 @@
+"""Build a device profile: measure every block of a space, resumably.
+
+Progress is journaled entry by entry (``journal.jsonl``), so a run that is
+interrupted (Ctrl-C, kill, an unplugged phone) continues where it stopped when
+rerun with the same output directory; finished tables are written atomically.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Protocol
+
+from . import journal
+from .backends.base import Backend, ModelSpec
+from .engine import MeasureSettings, measure
+from .errors import LatkitError
+from .lut import LatencyTable
+from .profile import (JOURNAL_FILE, LUT_FILE, META_FILE, Profile, new_meta, save_meta)
+from .jsonio import read_json
+from .spaces import SearchSpace
+from .stats import LatencyStats
+
+# Fingerprint fields that must match for a resumed run to add to a profile.
+IDENTITY_FIELDS = ("device", "runtime", "threads", "precision", "batch", "cpu_model", "model",
+                   "gpu_name", "delegate")
+
+
+class Progress(Protocol):
+    def __call__(self, done: int, total: int, key: str) -> None: ...
+
+
+@dataclass
+class ProfileJob:
+    """What to profile and where to write it."""
+
+    space: SearchSpace
+    out: Path
+    name: str
+    device: str
+    space_options: dict[str, Any] = field(default_factory=dict)
+    settings: MeasureSettings = field(default_factory=MeasureSettings)
+    batch: int = 1
+
+    def spec(self, key: str, input_shape: tuple[int, ...]) -> ModelSpec:
+        shape = (self.batch, *input_shape[1:])
+        return ModelSpec(self.space.name, "block", key, shape,
+                         tuple(sorted(self.space_options.items())))
+
+
+def _check_identity(old: dict[str, Any], new: dict[str, Any], out: Path) -> None:
+    for name in IDENTITY_FIELDS:
+        if name in old and name in new and old[name] != new[name]:
+            raise LatkitError(
+                f"{out} holds a profile measured with {name}={old[name]!r}, not {new[name]!r}; "
+                "choose another --out or --name"
+            )
+
+
+def open_job(job: ProfileJob, backend: Backend) -> tuple[dict[str, Any], LatencyTable]:
+    """Create or reopen the profile directory; return its metadata and table so far."""
+    job.out.mkdir(parents=True, exist_ok=True)
+    fingerprint = {**backend.fingerprint(), "batch": job.batch}
+    meta_path = job.out / META_FILE
+    if meta_path.exists():
+        meta = read_json(meta_path, "profile metadata")
+        if meta.get("space") != job.space.name:
+            raise LatkitError(
+                f"{job.out} holds a {meta.get('space')} profile, not {job.space.name}; "
+                "choose another --out or --name")
+        _check_identity(meta.get("fingerprint", {}), fingerprint, job.out)
+        old_res = meta.get("space_options", {}).get("resolutions")
+        new_res = job.space_options.get("resolutions")
+        if old_res and new_res:
+            meta["space_options"]["resolutions"] = sorted(set(old_res) | set(new_res))
+        meta["status"] = "incomplete"
+    else:
+        meta = new_meta(job.name, job.space, job.device, backend.runtime, fingerprint,
+                        job.settings.to_dict(), job.space_options)
+    save_meta(job.out, meta)
+    lut_path = job.out / LUT_FILE
+    table = LatencyTable.load(lut_path) if lut_path.exists() else LatencyTable(
+        space=job.space.name, name=job.name, fingerprint=fingerprint,
+        settings=job.settings.to_dict())
+    for key, record in journal.read_journal(job.out / JOURNAL_FILE).items():
+        table.add(key, LatencyStats.from_dict(record["stats"]))
+    return meta, table
+
+
+def profile_blocks(job: ProfileJob, backend: Backend,
+                   progress: Progress | None = None,
+                   after_lut: Callable[[Profile], None] | None = None) -> Profile:
+    """Measure every block of ``job.space`` not yet in the profile at ``job.out``.
+
+    ``after_lut`` runs once the table is complete (the calibration step hooks
+    in here) and may add files to the profile before it is marked complete.
+    """
+    started = time.perf_counter()
+    meta, table = open_job(job, backend)
+    blocks = job.space.all_blocks()
+    todo = [b for b in blocks if b.key not in table]
+    done = len(blocks) - len(todo)
+    journal_path = job.out / JOURNAL_FILE
+    if progress:
+        progress(done, len(blocks), "")
+    for block in todo:
+        stats = measure(backend, job.spec(block.key, block.input_shape), job.settings)
+        journal.append(journal_path, {"key": block.key, "stats": stats.to_dict()})
+        table.add(block.key, stats)
+        done += 1
+        if progress:
+            progress(done, len(blocks), block.key)
+    table.save(job.out / LUT_FILE)
+    journal_path.unlink(missing_ok=True)
+    profile = Profile(job.out, meta, table)
+    if after_lut:
+        after_lut(profile)
+    meta["status"] = "complete"
+    meta["build_seconds"] = round(meta.get("build_seconds", 0.0) + time.perf_counter() - started, 2)
+    save_meta(job.out, meta)
+    return Profile.load(job.out)

@@ -1,0 +1,1 @@
+"""nas: the Pareto-aware neural architecture generator (PNAG) and baselines."""
