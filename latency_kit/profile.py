@@ -31,6 +31,12 @@ SCHEMA = "latkit.profile"
 VERSION = 1
 META_FILE, LUT_FILE, CALIBRATION_FILE, JOURNAL_FILE = (
     "profile.json", "lut.json", "calibration.json", "journal.jsonl")
+# ``profile.json``'s "kind" selects the class that loads the directory: a block
+# LUT with calibration ("lut", the default), a per-architecture table
+# ("table"), or a profile transferred from other devices ("fewshot").
+PROFILE_KINDS: dict[str, str] = {
+    "lut": "latency_kit.profile:Profile",
+}
 
 
 class Profile:
@@ -158,6 +164,18 @@ def find_profile(name_or_path: str | Path) -> Path | None:
     return None
 
 
+def open_profile_dir(path: Path) -> Profile:
+    """Load the profile at ``path`` with the class its ``kind`` names."""
+    from importlib import import_module
+
+    meta = read_json(path / META_FILE, "profile metadata")
+    kind = meta.get("kind", "lut") if isinstance(meta, dict) else "lut"
+    if kind not in PROFILE_KINDS:
+        raise CorruptFileError(f"{path} has unknown profile kind {kind!r}")
+    module, attr = PROFILE_KINDS[kind].split(":")
+    return getattr(import_module(module), attr).load(path)
+
+
 def load_profile(name_or_path: str | Path) -> Profile:
     """Load a profile by directory path or by stored name.
 
@@ -169,4 +187,4 @@ def load_profile(name_or_path: str | Path) -> Profile:
     path = find_profile(name_or_path)
     if path is None:
         raise UnknownNameError("device profile", str(name_or_path), list(known_profiles()))
-    return Profile.load(path)
+    return open_profile_dir(path)

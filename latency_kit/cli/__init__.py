@@ -1,6 +1,8 @@
 """The ``latkit`` command: a thin click layer over the Python API.
 
-Each command group lives in its own module; ``COMMANDS`` lists them.
+Each command group lives in its own module; ``COMMANDS`` lists them. Plugins
+(such as the ``nas`` package) add command groups through the
+``latkit.commands`` entry point, so ``latency_kit`` never imports them.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ COMMANDS: list[str] = [
     "latency_kit.cli.space_cmd:space",
     "latency_kit.cli.export_cmd:export",
     "latency_kit.cli.measure_cmd:measure",
+    "latency_kit.cli.lut_cmd:lut",
 ]
 
 
@@ -26,6 +29,14 @@ def main() -> None:
     """latkit: real latency tables, latency predictors and budget-conditioned NAS."""
 
 
-for _path in COMMANDS:
-    _module, _attr = _path.split(":")
-    main.add_command(getattr(import_module(_module), _attr))
+def _register() -> None:
+    from importlib.metadata import entry_points
+
+    for path in COMMANDS:
+        module, attr = path.split(":")
+        main.add_command(getattr(import_module(module), attr))
+    for entry in entry_points(group="latkit.commands"):
+        main.add_command(entry.load(), entry.name)
+
+
+_register()

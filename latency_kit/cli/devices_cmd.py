@@ -10,7 +10,7 @@ from ._common import emit_json, json_option
 def device_report() -> dict:
     """Backends usable here and stored profiles, as plain data."""
     from ..backends import DEVICES, backend_class
-    from ..profile import known_profiles, Profile
+    from ..profile import known_profiles, open_profile_dir
 
     backends = []
     for name in sorted(DEVICES):
@@ -20,7 +20,7 @@ def device_report() -> dict:
     profiles = []
     for name, path in known_profiles().items():
         try:
-            meta = Profile.load(path).meta
+            meta = open_profile_dir(path).meta
         except Exception as exc:  # a broken profile must not hide the others
             profiles.append({"name": name, "path": str(path), "error": str(exc)})
             continue
