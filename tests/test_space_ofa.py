@@ -38,3 +38,17 @@ def test_bad_resolution_and_layer() -> None:
         space.parse("r224_k9e3-k3e3_k3e3-k3e3_k3e3-k3e3_k3e3-k3e3_k3e3-k3e3")
     with pytest.raises(ArchError, match="depth"):
         space.parse("r224_k3e3_k3e3-k3e3_k3e3-k3e3_k3e3-k3e3_k3e3-k3e3")
+
+
+def test_blocks_chain() -> None:
+    """The network is exactly the chain of its LUT blocks."""
+    import torch
+
+    space = get_space("ofa-mbv3")
+    arch = space.sample(9)
+    x = torch.zeros(space.input_shape(arch))
+    with torch.no_grad():
+        for block in space.blocks(arch):
+            assert tuple(x.shape) == tuple(block.input_shape), block.key
+            x = space.build_block(block.key)(x)
+    assert tuple(x.shape) == (1, 1000)
