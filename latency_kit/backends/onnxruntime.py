@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ..export import OPSET, cache_name, export_onnx
+from ..export import OPSET, spec_onnx
 from ..fingerprint import host_fingerprint
 from ..paths import cache_dir
 from .base import Backend, ModelSpec, Prepared
@@ -51,14 +51,7 @@ class OnnxRuntimeBackend(Backend):
 
     def onnx_path(self, spec: ModelSpec) -> Path:
         """Export ``spec`` to ONNX once and return the cached file."""
-        import torch
-
-        name = cache_name(spec.space, spec.space_options, spec.kind, spec.key, spec.input_shape,
-                          OPSET, torch.__version__)
-        path = self.cache / f"{name}.onnx"
-        if not path.exists():
-            export_onnx(spec.build_module(), spec.input_shape, path)
-        return path
+        return spec_onnx(spec, self.cache)
 
     def prepare(self, spec: ModelSpec) -> Prepared:
         import onnxruntime as ort
