@@ -36,6 +36,7 @@ META_FILE, LUT_FILE, CALIBRATION_FILE, JOURNAL_FILE = (
 # ("table"), or a profile transferred from other devices ("fewshot").
 PROFILE_KINDS: dict[str, str] = {
     "lut": "latency_kit.profile:Profile",
+    "table": "latency_kit.table_profile:TableProfile",
 }
 
 

@@ -1,0 +1,241 @@
+"""Import other tools' latency tables as latkit profiles, and export ours.
+
+``import_tables(fmt, files, name)`` writes a complete profile to
+``$LATKIT_HOME/profiles/NAME`` (or ``out``), so the imported device works
+everywhere a measured one does (``load_profile(NAME)``, ``latkit predict``,
+``latkit nas generate``). ``export_profile(profile, fmt, out)`` writes a
+profile in another tool's format.
+
+Formats (``IMPORT_FORMATS`` / ``EXPORT_FORMATS``):
+
+=================  ======  ======  ===================================================
+name               import  export  what
+=================  ======  ======  ===================================================
+``ofa-yaml``       yes     yes     OFA ``<r>_lookup_table.yaml`` files, {count,mean,std}
+``proxyless-yaml`` yes     yes     ProxylessNAS LUT, {count,mean,var}
+``csv``            yes     yes     block LUT as CSV (per-arch profiles: ``arch,value``)
+``json``           yes     yes     latkit ``lut.json`` (per-arch profiles: ``table.json``)
+``table``          yes     yes     per-architecture CSV ``arch,value`` (ms)
+``help``           yes     no      HELP ``latency/<device>.pt`` + ``str_arch2idx.pt``
+``dict``           yes     no      pickled/JSON dict arch -> latency (Eagle, HW-NAS-Bench)
+=================  ======  ======  ===================================================
+
+What the import keeps: block keys, counts and means exactly; the files'
+spread (``std``/``var``) as ``cv``. Each file is also stored verbatim in the
+profile's ``source.json``, so exporting an unchanged import to its own format
+reproduces the files exactly. The fingerprint records each file's path,
+format and SHA-256.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+from ..errors import CorruptFileError, LatkitError, UnknownNameError
+from ..jsonio import read_json, write_json
+from ..lut import LatencyTable
+from ..paths import profiles_dir
+from ..profile import LUT_FILE, META_FILE, SCHEMA, VERSION, Profile, load_profile
+from . import arch_tables, block_tables, yaml_lut
+from ._common import source_record
+
+SOURCE_FILE = "source.json"
+SOURCE_SCHEMA = "latkit.source"
+BLOCK_FORMATS = ("ofa-yaml", "proxyless-yaml", "csv", "json")
+ARCH_FORMATS = ("table", "help", "dict")
+IMPORT_FORMATS = BLOCK_FORMATS + ARCH_FORMATS
+EXPORT_FORMATS = ("ofa-yaml", "proxyless-yaml", "csv", "json", "table")
+_FLAVOURS = {"ofa-yaml": yaml_lut.OFA, "proxyless-yaml": yaml_lut.PROXYLESS}
+DEFAULT_SPACES = {"ofa-yaml": "ofa-mbv3", "proxyless-yaml": "proxylessnas", "csv": "ofa-mbv3",
+                  "table": "nb201", "help": "nb201", "dict": "nb201"}
+
+
+def import_tables(fmt: str, files: Sequence[str | Path], name: str, space: str | None = None,
+                  index: str | Path | None = None, unit: str = "ms", key_path: str | None = None,
+                  out: str | Path | None = None, force: bool = False) -> Profile:
+    """Import ``files`` of format ``fmt`` as the profile ``name``; return it loaded."""
+    if fmt not in IMPORT_FORMATS:
+        raise UnknownNameError("import format", fmt, IMPORT_FORMATS)
+    if not files:
+        raise LatkitError("give at least one file to import")
+    paths = [Path(f) for f in files]
+    dest = Path(out) if out else profiles_dir() / name
+    if (dest / META_FILE).exists() and not force:
+        raise LatkitError(f"profile {dest} already exists; choose another --name or pass --force")
+    if dest.exists() and force:
+        shutil.rmtree(dest)
+    if fmt in ARCH_FORMATS:
+        return _import_arch(fmt, paths, name, space or DEFAULT_SPACES[fmt], index, unit,
+                            key_path, dest)
+    return _import_blocks(fmt, paths, name, space, dest)
+
+
+def _import_blocks(fmt: str, paths: list[Path], name: str, space: str | None,
+                   dest: Path) -> Profile:
+    source: dict[str, Any] | None = None
+    if fmt in _FLAVOURS:
+        flavour = _FLAVOURS[fmt]
+        raws = [yaml_lut.read_file(p, flavour) for p in paths]
+        space = space or DEFAULT_SPACES[fmt]
+        table = yaml_lut.merge(raws, flavour, space, name)
+        records = [raw.record for raw in raws]
+        source = {"schema": SOURCE_SCHEMA, "version": 1, "format": fmt,
+                  "files": [{"name": r.name, "resolution": r.resolution, "entries": r.entries}
+                            for r in raws],
+                  "imported": {k: s.median_ms for k, s in table.entries.items()}}
+    else:
+        table = LatencyTable(space=space or DEFAULT_SPACES.get(fmt, "ofa-mbv3"), name=name)
+        for path in paths:
+            part = (block_tables.read_lut_json(path) if fmt == "json"
+                    else block_tables.read_csv(path, table.space, name))
+            if fmt == "json" and space is None:
+                table.space = part.space
+            table.merge(LatencyTable(table.space, name, part.entries), overwrite=True)
+        records = [source_record(p, fmt) for p in paths]
+    table.name = name
+    options = _space_options(table)
+    fingerprint = {"device": name, "imported": True, "format": fmt, "sources": records}
+    if "resolutions" in options:
+        fingerprint["resolutions"] = list(options["resolutions"])
+    table.fingerprint = fingerprint
+    dest.mkdir(parents=True, exist_ok=True)
+    table.save(dest / LUT_FILE)
+    if source is not None:
+        write_json(dest / SOURCE_FILE, source)
+    write_json(dest / META_FILE, {
+        "schema": SCHEMA, "version": VERSION, "kind": "lut", "name": name, "space": table.space,
+        "space_options": options, "device": name, "backend": "imported",
+        "fingerprint": fingerprint, "settings": {}, "status": "complete"})
+    return load_profile(dest)
+
+
+def _space_options(table: LatencyTable) -> dict[str, Any]:
+    """``ofa-mbv3`` profiles record the resolutions their stem keys cover."""
+    if table.space != "ofa-mbv3":
+        return {}
+    from ..spaces.ofa_mbv3 import RESOLUTIONS
+
+    found = sorted({int(m.group(1)) for k in table.entries if (m := yaml_lut._STEM.match(k))})
+    bad = [r for r in found if r not in RESOLUTIONS]
+    if not found or bad:
+        raise CorruptFileError(
+            f"the imported ofa-mbv3 table covers resolutions {found or 'none'}; ofa-mbv3 needs "
+            f"stem keys 'Conv-input:RxRx3-...' with R in {list(RESOLUTIONS)}")
+    return {"resolutions": found}
+
+
+def _import_arch(fmt: str, paths: list[Path], name: str, space: str, index: str | Path | None,
+                 unit: str, key_path: str | None, dest: Path) -> Profile:
+    from ..table_profile import canonicalizer, write_table_profile
+
+    idx = arch_tables.read_index(index) if index else None
+    entries: dict[str, float] = {}
+    for path in paths:
+        if fmt == "table":
+            part = arch_tables.read_table_csv(path)
+        elif fmt == "help":
+            part = arch_tables.read_help(path, idx, unit)
+        else:
+            part = arch_tables.read_dict(path, idx, unit, key_path)
+        entries.update(part)
+    norm = canonicalizer(space)
+    entries = {norm(arch): ms for arch, ms in entries.items()}
+    records = [source_record(p, fmt, unit=unit) for p in paths]
+    if index:
+        records.append(source_record(index, "arch-index"))
+    fingerprint = {"device": name, "imported": True, "format": fmt, "sources": records}
+    return write_table_profile(dest, name, space, entries, fingerprint)
+
+
+# -- export ---------------------------------------------------------------------
+def export_profile(profile: Profile, fmt: str, out: str | Path) -> list[Path]:
+    """Write ``profile`` as ``fmt`` to ``out``; return the files written.
+
+    ``ofa-yaml`` writes one ``<r>_lookup_table.yaml`` per resolution into the
+    directory ``out``; the other formats write the single file ``out``.
+    """
+    from ..table_profile import TABLE_FILE, TableProfile
+
+    if fmt not in EXPORT_FORMATS:
+        raise UnknownNameError("export format", fmt, EXPORT_FORMATS)
+    out = Path(out)
+    if isinstance(profile, TableProfile):
+        if fmt in ("csv", "table"):
+            arch_tables.write_table_csv(out, profile.entries)
+        elif fmt == "json":
+            out.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(profile.path / TABLE_FILE, out)
+        else:
+            raise LatkitError(f"{profile.name} is a per-architecture table; export it as csv, "
+                              "table or json (block formats need a block LUT)")
+        return [out]
+    if fmt == "table":
+        raise LatkitError(f"{profile.name} is a block LUT; --format table is for per-architecture "
+                          "profiles (use csv, json, ofa-yaml or proxyless-yaml)")
+    if fmt == "csv":
+        block_tables.write_csv(out, profile.lut)
+        return [out]
+    if fmt == "json":
+        profile.lut.save(out)
+        return [out]
+    return _export_yaml(profile, _FLAVOURS[fmt], out)
+
+
+def _export_yaml(profile: Profile, flavour: yaml_lut.YamlFlavour, out: Path) -> list[Path]:
+    source = _read_source(profile)
+    same_format = source is not None and source.get("format") == flavour.name
+    groups = (_source_groups(source) if same_format and source else _groups(profile, flavour))
+    imported = source.get("imported", {}) if source else {}
+    written = []
+    for filename, keys, raw in groups:
+        entries: dict[str, Any] = {}
+        for key in keys:
+            stats = profile.lut.entries.get(key)
+            if stats is None:
+                continue
+            verbatim = same_format and raw.get(key) is not None and imported.get(key) == stats.median_ms
+            entries[key] = dict(raw[key]) if verbatim else yaml_lut.entry_for(stats, flavour)
+        if not entries:
+            continue
+        path = out / filename if flavour is yaml_lut.OFA else out
+        yaml_lut.write_file(path, entries)
+        written.append(path)
+    if not written:
+        raise LatkitError(f"profile {profile.name} has no entries to export as {flavour.name}")
+    return written
+
+
+def _read_source(profile: Profile) -> dict[str, Any] | None:
+    path = profile.path / SOURCE_FILE
+    if not path.exists():
+        return None
+    data = read_json(path, "import source")
+    if not isinstance(data, dict) or data.get("schema") != SOURCE_SCHEMA:
+        raise CorruptFileError(f"{path} is not a latkit import source file")
+    return data
+
+
+def _source_groups(source: dict[str, Any]) -> list[tuple[str, list[str], dict[str, Any]]]:
+    return [(f["name"], list(f["entries"]), f["entries"]) for f in source["files"]]
+
+
+def _groups(profile: Profile, flavour: yaml_lut.YamlFlavour) -> list[tuple[str, list[str], dict]]:
+    """Keys per output file: per resolution for OFA (``ofa-mbv3``), else one file."""
+    keys = sorted(profile.lut.entries)
+    if flavour is not yaml_lut.OFA:
+        return [("", keys, {})]
+    if profile.meta.get("space") != "ofa-mbv3":
+        raise LatkitError(f"ofa-yaml export needs an ofa-mbv3 profile; {profile.name} is "
+                          f"{profile.meta.get('space')} (use csv, json or proxyless-yaml)")
+    from ..spaces.ofa_mbv3 import OFAMobileNetV3
+
+    groups = []
+    for res in profile.meta.get("space_options", {}).get("resolutions", [224]):
+        wanted = {b.key for b in OFAMobileNetV3(resolutions=(res,)).all_blocks()}
+        groups.append((f"{res}_lookup_table.yaml", [k for k in keys if k in wanted], {}))
+    return groups
+
+
+__all__ = ["IMPORT_FORMATS", "EXPORT_FORMATS", "import_tables", "export_profile"]

@@ -1,0 +1,107 @@
+"""Profiles that hold one measured latency per whole architecture.
+
+Per-architecture benchmarks (HELP, HW-NAS-Bench, BRP-NAS) give the end-to-end
+latency of every architecture of a small space such as NAS-Bench-201, which
+is better than any block sum. A ``kind: "table"`` profile stores them in
+``table.json`` (schema ``latkit.archtable`` v1)::
+
+    {"schema": "latkit.archtable", "version": 1, "space": "nb201", "unit": "ms",
+     "entries": {"<arch string>": 3.61, ...}}
+
+and ``predict`` looks the architecture up; an architecture that is not in the
+table is an error (the table is the measurement, nothing is extrapolated).
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import CorruptFileError, LatkitError
+from .jsonio import read_json, write_json
+from .lut import LatencyTable
+from .profile import META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile
+
+TABLE_FILE = "table.json"
+SCHEMA = "latkit.archtable"
+VERSION = 1
+
+
+class TableProfile(Profile):
+    """A profile answering from a per-architecture latency table."""
+
+    def __init__(self, path: Path, meta: dict[str, Any], entries: dict[str, float]):
+        super().__init__(path, meta, LatencyTable(space=str(meta.get("space", "")),
+                                                  name=str(meta.get("name", path.name))))
+        self.entries = entries
+
+    def key(self, arch: Any) -> str:
+        """The table key of ``arch``: its string form in this profile's space."""
+        if isinstance(arch, str):
+            return canonical(self.meta["space"], arch)
+        return self.space.format(arch)
+
+    def predict_many(self, archs: Sequence[Any]) -> np.ndarray:
+        out = np.empty(len(archs), dtype=float)
+        for i, arch in enumerate(archs):
+            key = self.key(arch)
+            try:
+                out[i] = self.entries[key]
+            except KeyError:
+                raise LatkitError(
+                    f"architecture {key!r} is not in the per-architecture table of profile "
+                    f"{self.name!r} ({len(self.entries)} architectures of {self.meta['space']})"
+                ) from None
+        return out
+
+    def lut_sum(self, arch: Any) -> float:
+        return float(self.predict_many([arch])[0])
+
+    def __repr__(self) -> str:
+        return f"TableProfile({self.name!r}, space={self.meta.get('space')!r}, archs={len(self.entries)})"
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TableProfile":
+        path = Path(path)
+        meta = read_json(path / META_FILE, "profile metadata")
+        if not isinstance(meta, dict) or meta.get("schema") != PROFILE_SCHEMA:
+            raise CorruptFileError(f"{path / META_FILE} is not a latkit profile")
+        data = read_json(path / TABLE_FILE, "architecture table")
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA or data.get("version") != VERSION:
+            raise CorruptFileError(f"{path / TABLE_FILE} is not a latkit architecture table v{VERSION}")
+        entries = data.get("entries")
+        if not isinstance(entries, dict):
+            raise CorruptFileError(f"{path / TABLE_FILE} has no entries")
+        return cls(path, meta, {str(k): float(v) for k, v in entries.items()})
+
+
+def canonical(space: str, arch: str) -> str:
+    """``arch`` in the space's own string form where the space is registered."""
+    return canonicalizer(space)(arch)
+
+
+@lru_cache(maxsize=16)
+def canonicalizer(space: str) -> Callable[[str], str]:
+    """A function normalising arch strings of ``space`` (stripping only, if unregistered)."""
+    from .spaces import SPACES, get_space
+
+    if space not in SPACES:
+        return str.strip
+    obj = get_space(space)
+    return lambda text: obj.format(obj.parse(text))
+
+
+def write_table_profile(out: Path, name: str, space: str, entries: dict[str, float],
+                        fingerprint: dict[str, Any]) -> TableProfile:
+    """Write a complete ``kind: "table"`` profile to ``out``."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_json(out / TABLE_FILE, {"schema": SCHEMA, "version": VERSION, "space": space,
+                                  "unit": "ms", "entries": entries})
+    meta = {"schema": PROFILE_SCHEMA, "version": PROFILE_VERSION, "kind": "table", "name": name,
+            "space": space, "space_options": {}, "device": name, "backend": "imported",
+            "fingerprint": fingerprint, "settings": {}, "status": "complete"}
+    write_json(out / META_FILE, meta)
+    return TableProfile.load(out)
