@@ -10,7 +10,10 @@ from importlib import import_module
 
 import click
 
-SUBCOMMANDS: list[str] = []
+SUBCOMMANDS: list[str] = [
+    "latency_kit.cli.lut_io_cmd:import_",
+    "latency_kit.cli.lut_io_cmd:export",
+]
 
 
 @click.group()
