@@ -1,0 +1,119 @@
+"""Few-shot latency transfer on NAS-Bench-201 (HELP's device split).
+
+Sources: HELP's 13 meta-training devices (its train + validation lists).
+Targets: HELP's 6 test devices. For each target, N architectures are
+"measured" (looked up in the target's table), the transfer of
+``latency_kit.fewshot`` is fitted on them, and the Spearman rank correlation
+between prediction and truth over all 15,625 architectures is reported, next
+to a FLOPs baseline (which needs no measurement) in the same run.
+
+Reference sets: ``latkit`` = farthest-point selection of ``select_references``
+(what ``latkit lut reference`` lists); ``help10`` = HELP's 10 hardware-
+embedding architectures; ``random`` = mean over 5 seeded random draws.
+
+    python benchmarks/fewshot_nb201.py [--refdata ../shared/refdata]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from latency_kit.fewshot import FewShotTransfer, SourceScale, select_references
+from latency_kit.safe_pickle import safe_load
+
+HELP_TRAIN = ("1080ti_1", "1080ti_32", "1080ti_256", "silver_4114", "silver_4210r", "samsung_a50",
+              "pixel3", "essential_ph_1", "samsung_s7",              # HELP meta-train
+              "titanx_1", "titanx_32", "titanx_256", "gold_6240")    # HELP meta-valid
+HELP_TEST = ("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss")
+NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+
+
+def nb201_ops(arch: str) -> list[int]:
+    """Op index of each of the 6 edges of an NB201 cell string."""
+    return [NB201_OPS.index(tok.split("~")[0])
+            for node in arch.split("+") for tok in node.strip("|").split("|")]
+
+
+def nb201_macs(archs: list[str]) -> np.ndarray:
+    """MACs of the NB201 CIFAR network (the nb201 space's count when registered)."""
+    from latency_kit.spaces import SPACES, get_space
+
+    if "nb201" in SPACES:
+        space = get_space("nb201")
+        return np.array([space.macs(space.parse(a)) for a in archs], dtype=float)
+    # Analytic: 3 stages of 5 cells at (C, H) = (16, 32), (32, 16), (64, 8); every
+    # conv edge of a cell costs H*H*C*C*k*k; fixed stem, reduction blocks and head.
+    fixed = 32 * 32 * 16 * 27 + 64 * 10
+    for c_in, c_out, h in ((16, 32, 16), (32, 64, 8)):
+        fixed += h * h * c_out * (9 * c_in + 9 * c_out + c_in)
+    per_stage = sum(h * h * c * c for c, h in ((16, 32), (32, 16), (64, 8)))
+    ops = np.array([nb201_ops(a) for a in archs])
+    weight = 5 * per_stage * ((ops == 3).sum(1) * 9 + (ops == 2).sum(1))
+    return fixed + weight.astype(float)
+
+
+def load(refdata: Path):
+    root = refdata / "help" / "nasbench201"
+    idx = safe_load(root / "str_arch2idx.pt")
+    archs = [a for a, _ in sorted(idx.items(), key=lambda kv: kv[1])]
+    lat = {d: np.asarray(safe_load(root / "latency" / f"{d}.pt"), dtype=float)
+           for d in HELP_TRAIN + HELP_TEST}
+    help10 = [int(i) for i in safe_load(root / "hardware_embedding_index.pt")]
+    return archs, lat, help10
+
+
+def onehot(archs: list[str]) -> np.ndarray:
+    ops = np.array([nb201_ops(a) for a in archs])
+    return np.concatenate([(ops == k).astype(float) for k in range(len(NB201_OPS))], axis=1)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--refdata", type=Path,
+                        default=Path(__file__).resolve().parents[2] / "shared" / "refdata")
+    parser.add_argument("--shots", type=int, nargs="+", default=[5, 10, 20])
+    parser.add_argument("--random-seeds", type=int, default=5)
+    args = parser.parse_args()
+    if not (args.refdata / "help" / "nasbench201").is_dir():
+        print(f"reference data not found under {args.refdata}", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    archs, lat, help10 = load(args.refdata)
+    source_ms = np.stack([lat[d] for d in HELP_TRAIN], axis=1)
+    z = SourceScale.fit(source_ms).transform(source_ms)
+    feats = onehot(archs)
+    macs = nb201_macs(archs)
+
+    def score(ref: list[int]) -> list[float]:
+        out = []
+        for device in HELP_TEST:
+            model = FewShotTransfer().fit(z[ref], lat[device][ref], feats[ref])
+            out.append(float(spearmanr(model.predict(z, feats), lat[device])[0]))
+        return out
+
+    rows = [("FLOPs (no measurement)", "-", [float(spearmanr(macs, lat[d])[0]) for d in HELP_TEST])]
+    for n in args.shots:
+        rows.append(("latkit transfer", f"{n} latkit", score(select_references(z, feats, n))))
+        if n == len(help10):
+            rows.append(("latkit transfer", f"{n} help10", score(help10)))
+        draws = [score(list(np.random.default_rng(s).choice(len(archs), n, replace=False)))
+                 for s in range(args.random_seeds)]
+        rows.append(("latkit transfer", f"{n} random", list(np.mean(draws, axis=0))))
+    header = "| method | N / references | " + " | ".join(HELP_TEST) + " | mean |"
+    print(header)
+    print("|" + "---|" * (len(HELP_TEST) + 3))
+    for method, refs, values in rows:
+        cells = " | ".join(f"{v:.3f}" for v in values)
+        print(f"| {method} | {refs} | {cells} | **{np.mean(values):.3f}** |")
+    print(f"\nsources: {', '.join(HELP_TRAIN)}; {time.perf_counter() - started:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
