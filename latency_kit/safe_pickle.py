@@ -44,14 +44,17 @@ class _Restricted(pickle.Unpickler):
         raise RefusedPickleError("refusing a pickle that references tensor storage")
 
 
-def safe_loads(data: bytes) -> Any:
-    """Unpickle ``data`` allowing plain containers, numbers and numpy values only."""
+def safe_loads(data: bytes, source: str = "pickle") -> Any:
+    """Unpickle ``data`` allowing plain containers, numbers and numpy values only.
+
+    ``source`` (a file name) starts every error message.
+    """
     try:
         return _Restricted(io.BytesIO(data)).load()
-    except RefusedPickleError:
-        raise
+    except RefusedPickleError as exc:
+        raise RefusedPickleError(f"{source}: {exc}") from None
     except Exception as exc:  # truncated or garbled input
-        raise CorruptFileError(f"cannot read pickle: {exc}") from None
+        raise CorruptFileError(f"{source}: cannot read pickle: {exc}") from None
 
 
 def safe_load(path: str | Path) -> Any:
@@ -59,7 +62,7 @@ def safe_load(path: str | Path) -> Any:
     path = Path(path)
     if zipfile.is_zipfile(path):
         return load_torch_zip(path)
-    return safe_loads(path.read_bytes())
+    return safe_loads(path.read_bytes(), str(path))
 
 
 def load_torch_zip(path: str | Path) -> Any:
@@ -68,4 +71,4 @@ def load_torch_zip(path: str | Path) -> Any:
         names = [n for n in archive.namelist() if n.endswith("data.pkl")]
         if not names:
             raise CorruptFileError(f"{path} is a zip archive without data.pkl")
-        return safe_loads(archive.read(names[0]))
+        return safe_loads(archive.read(names[0]), str(path))
