@@ -58,7 +58,11 @@ class TableProfile(Profile):
         return out
 
     def lut_sum(self, arch: Any) -> float:
+        """A per-architecture table has no blocks: the table value itself."""
         return float(self.predict_many([arch])[0])
+
+    def lut_sum_many(self, archs: Sequence[Any]) -> np.ndarray:
+        return self.predict_many(archs)
 
     def __repr__(self) -> str:
         return f"TableProfile({self.name!r}, space={self.meta.get('space')!r}, archs={len(self.entries)})"
