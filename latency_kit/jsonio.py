@@ -17,6 +17,7 @@ def write_json(path: str | Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
+        os.fchmod(fd, default_mode())  # mkstemp makes 0600; use the usual umask
         with os.fdopen(fd, "w") as handle:
             json.dump(data, handle, indent=1, sort_keys=False)
             handle.write("\n")
@@ -40,3 +41,12 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         raise CorruptFileError(
             f"{what} {path} is corrupt ({exc}); delete it and re-run the command that wrote it"
         ) from None
+    except OSError as exc:
+        raise CorruptFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+
+
+def default_mode() -> int:
+    """Permission bits of a new regular file under the current umask."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask

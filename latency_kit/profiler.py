@@ -15,16 +15,17 @@ from typing import Any, Callable, Protocol
 from . import journal
 from .backends.base import Backend, ModelSpec
 from .engine import MeasureSettings, measure
-from .errors import LatkitError
+from .errors import CorruptFileError, LatkitError
 from .lut import LatencyTable
-from .profile import (JOURNAL_FILE, LUT_FILE, META_FILE, Profile, new_meta, save_meta)
+from .profile import JOURNAL_FILE, LUT_FILE, META_FILE, Profile, new_meta, save_meta
+from .profile import SCHEMA as PROFILE_SCHEMA
 from .jsonio import read_json
 from .spaces import SearchSpace
 from .stats import LatencyStats
 
 # Fingerprint fields that must match for a resumed run to add to a profile.
-IDENTITY_FIELDS = ("device", "runtime", "threads", "precision", "batch", "cpu_model", "model",
-                   "gpu_name", "delegate")
+IDENTITY_FIELDS = ("device", "runtime", "runtime_version", "opset", "threads", "precision",
+                   "batch", "cpu_model", "model", "gpu_name", "delegate")
 
 
 class Progress(Protocol):
@@ -65,6 +66,9 @@ def open_job(job: ProfileJob, backend: Backend) -> tuple[dict[str, Any], Latency
     meta_path = job.out / META_FILE
     if meta_path.exists():
         meta = read_json(meta_path, "profile metadata")
+        if not isinstance(meta, dict) or meta.get("schema") != PROFILE_SCHEMA:
+            raise CorruptFileError(
+                f"{meta_path} is not a latkit profile; choose another --out or delete it")
         if meta.get("space") != job.space.name:
             raise LatkitError(
                 f"{job.out} holds a {meta.get('space')} profile, not {job.space.name}; "
@@ -78,13 +82,20 @@ def open_job(job: ProfileJob, backend: Backend) -> tuple[dict[str, Any], Latency
     else:
         meta = new_meta(job.name, job.space, job.device, backend.runtime, fingerprint,
                         job.settings.to_dict(), job.space_options)
+    meta.setdefault("fingerprint", fingerprint)
+    resolutions = meta.get("space_options", {}).get("resolutions")
+    if resolutions:  # the input size the numbers depend on: batch x 3 x r x r
+        meta["fingerprint"]["resolutions"] = sorted(resolutions)
     save_meta(job.out, meta)
     lut_path = job.out / LUT_FILE
     table = LatencyTable.load(lut_path) if lut_path.exists() else LatencyTable(
-        space=job.space.name, name=job.name, fingerprint=fingerprint,
-        settings=job.settings.to_dict())
+        space=job.space.name, name=job.name, settings=job.settings.to_dict())
+    table.fingerprint = meta["fingerprint"]
     for key, record in journal.read_journal(job.out / JOURNAL_FILE).items():
-        table.add(key, LatencyStats.from_dict(record["stats"]))
+        try:
+            table.add(key, LatencyStats.from_dict(record["stats"]))
+        except (KeyError, TypeError, ValueError):
+            continue  # a damaged record: that block is simply measured again
     return meta, table
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
@@ -13,17 +14,19 @@ class LatencyStats:
     """Summary of repeated timings of one model, all in milliseconds.
 
     ``median_ms`` is the value used everywhere; the percentiles, IQR and CV
-    (IQR-free: std / mean of the batch times) describe its spread, ``count`` is
-    the number of timed batches and ``iterations`` the runs in each batch.
+    (std / mean of the batch times) describe its spread, ``count`` is the
+    number of timed batches and ``iterations`` the runs in each batch. The
+    spread fields are ``None`` only for entries imported from tools that do
+    not record them (we never invent numbers for them).
     """
 
     median_ms: float
-    mean_ms: float
-    p10_ms: float
-    p90_ms: float
-    iqr_ms: float
-    cv: float
     count: int
+    mean_ms: float | None = None
+    p10_ms: float | None = None
+    p90_ms: float | None = None
+    iqr_ms: float | None = None
+    cv: float | None = None
     iterations: int = 1
     flagged: bool = False
 
@@ -52,7 +55,9 @@ class LatencyStats:
     @property
     def rel_iqr(self) -> float:
         """IQR relative to the median: the spread measure used for flagging."""
-        return self.iqr_ms / self.median_ms if self.median_ms > 0 else 0.0
+        if self.iqr_ms is None or self.median_ms <= 0:
+            return 0.0
+        return self.iqr_ms / self.median_ms
 
     def flag(self) -> "LatencyStats":
         """A copy marked as too noisy to trust."""
@@ -63,8 +68,39 @@ class LatencyStats:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LatencyStats":
-        fields = cls.__dataclass_fields__
+        """Inverse of :meth:`to_dict`; only ``median_ms`` and ``count`` are required.
+
+        Raises ``KeyError``/``TypeError``/``ValueError`` for malformed data, which
+        the table loader turns into one ``CorruptFileError``.
+        """
+        if not isinstance(data, dict):
+            raise TypeError(f"latency entry must be an object, got {type(data).__name__}")
         missing = [name for name in ("median_ms", "count") if name not in data]
         if missing:
             raise KeyError(f"latency entry lacks {missing}")
-        return cls(**{k: v for k, v in data.items() if k in fields})
+        values: dict[str, Any] = {}
+        for name in cls.__dataclass_fields__:
+            if name not in data:
+                continue
+            value = data[name]
+            if name == "flagged":
+                values[name] = bool(value)
+            elif name in ("count", "iterations"):
+                values[name] = _number(name, value, int)
+            elif value is None and name != "median_ms":
+                values[name] = None
+            else:
+                values[name] = _number(name, value, float)
+        if values["median_ms"] < 0 or values["count"] < 1:
+            raise ValueError(f"latency entry has median_ms {values['median_ms']} and "
+                             f"count {values['count']}; need median >= 0 and count >= 1")
+        return cls(**values)
+
+
+def _number(name: str, value: Any, kind: type) -> Any:
+    """``value`` as a finite ``kind``; rejects strings, booleans and NaN."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, got {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return kind(value)

@@ -38,6 +38,8 @@ def parse_budget(text: str | float | int) -> Budget:
     A bare number is read as milliseconds. Raises :class:`LatkitError` with a
     one-line reason for anything that is not a positive, finite budget.
     """
+    if isinstance(text, bool):
+        raise LatkitError(f"budget must be a number or text such as 20ms, got {text!r}")
     if isinstance(text, (int, float)):
         value, unit = float(text), "ms"
     else:
@@ -55,8 +57,8 @@ def parse_budget(text: str | float | int) -> Budget:
         budget = Budget(value * scale, "madds")
     else:
         raise LatkitError(
-            f"unknown budget unit {unit!r} in {text!r}; use ms, s, us, or M/G for MAdds"
+            f"unknown budget unit {unit!r} in {text!r}; use ms, s, us (e.g. 20ms) or M/G for MAdds"
         )
     if not math.isfinite(budget.value) or budget.value <= 0:
-        raise LatkitError(f"budget must be positive, got {text!r}")
+        raise LatkitError(f"budget must be positive and finite, got {text!r}; write e.g. 20ms or 300M")
     return budget

@@ -47,20 +47,33 @@ def console(stderr: bool = True):
 
 @contextmanager
 def progress_bar(description: str, total: int | None = None) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields ``update(done, total, text)``."""
+    """A rich progress bar on stderr; yields ``update(done, total, text)``.
+
+    The bar appears at the first update, so a command that fails while
+    checking its inputs prints its one error line and nothing else.
+    """
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
+    from rich.table import Column
 
-    columns = (TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeElapsedColumn(), TimeRemainingColumn(), TextColumn("{task.fields[note]}"))
-    with Progress(*columns, console=console(), transient=False) as bar:
-        task = bar.add_task(description, total=total, note="")
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(bar_width=24), MofNCompleteColumn(),
+               TimeElapsedColumn(), TimeRemainingColumn(),
+               TextColumn("{task.fields[note]}",
+                          table_column=Column(no_wrap=True, overflow="ellipsis")))
+    bar = Progress(*columns, console=console(), transient=False)
+    task = bar.add_task(description, total=total, note="")
 
-        def update(done: int, total_: int | None = None, note: str = "") -> None:
-            bar.update(task, completed=done, total=total_ if total_ is not None else total,
-                       note=note[:60])
+    def update(done: int, total_: int | None = None, note: str = "") -> None:
+        if not bar.live.is_started:
+            bar.start()
+        bar.update(task, completed=done, total=total_ if total_ is not None else total,
+                   note=note[:60])
 
+    try:
         yield update
+    finally:
+        if bar.live.is_started:
+            bar.stop()
 
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
@@ -77,11 +90,17 @@ def resolution_option(multiple: bool = False):
 
 
 def space_options_for(space: str, resolutions: tuple[int, ...] | list[int] | None) -> dict[str, Any]:
-    """Constructor options of ``space`` from CLI flags."""
-    if space == "ofa-mbv3" and resolutions:
-        from ..spaces.ofa_mbv3 import check_resolution
+    """Constructor options of ``space`` from CLI flags.
 
-        for r in resolutions:
-            check_resolution(int(r))
-        return {"resolutions": tuple(int(r) for r in resolutions)}
-    return {}
+    ``--resolution`` goes to spaces that take a ``resolutions`` option (which
+    validate it); for any other space it is a user error, not silently dropped.
+    """
+    if not resolutions:
+        return {}
+    import inspect
+
+    from ..spaces import SPACES, get_space
+
+    if space in SPACES and "resolutions" not in inspect.signature(type(get_space(space))).parameters:
+        raise LatkitError(f"space {space} has no input-resolution option; drop --resolution")
+    return {"resolutions": tuple(int(r) for r in resolutions)}

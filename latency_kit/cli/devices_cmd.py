@@ -2,37 +2,71 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import click
 
 from ._common import emit_json, json_option
 
 
 def device_report() -> dict:
-    """Backends usable here and stored profiles, as plain data."""
+    """Backends usable here and stored profiles, as plain data.
+
+    Profiles are described from their metadata alone (no table is loaded), so
+    an unfinished or damaged profile is listed with its status instead of
+    hiding the others.
+    """
     from ..backends import DEVICES, backend_class
-    from ..profile import known_profiles, open_profile_dir
+    from ..profile import known_profiles
 
     backends = []
     for name in sorted(DEVICES):
         cls = backend_class(name)
         ok, why = cls.available()
         backends.append({"device": name, "runtime": cls.runtime, "available": ok, "reason": why})
-    profiles = []
-    for name, path in known_profiles().items():
-        try:
-            meta = open_profile_dir(path).meta
-        except Exception as exc:  # a broken profile must not hide the others
-            profiles.append({"name": name, "path": str(path), "error": str(exc)})
-            continue
-        fp = meta.get("fingerprint", {})
-        profiles.append({
-            "name": name, "path": str(path), "space": meta.get("space"),
-            "device": meta.get("device"), "runtime": fp.get("runtime", meta.get("backend")),
-            "hardware": fp.get("cpu_model") or fp.get("model") or fp.get("gpu_name"),
-            "status": meta.get("status"),
-            "space_options": meta.get("space_options", {}),
-        })
+    profiles = [_profile_row(name, path) for name, path in known_profiles().items()]
     return {"backends": backends, "profiles": profiles}
+
+
+def _profile_row(name: str, path: Path) -> dict[str, Any]:
+    from ..errors import LatkitError
+    from ..jsonio import read_json
+    from ..profile import JOURNAL_FILE, META_FILE, SCHEMA
+
+    try:
+        meta = read_json(path / META_FILE, "profile metadata")
+    except LatkitError as exc:
+        return {"name": name, "path": str(path), "status": "unreadable", "error": str(exc)}
+    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+        return {"name": name, "path": str(path), "status": "unreadable",
+                "error": f"{path / META_FILE} is not a latkit profile"}
+    fp = meta.get("fingerprint") if isinstance(meta.get("fingerprint"), dict) else {}
+    status = str(meta.get("status", "unknown"))
+    return {
+        "name": name, "path": str(path), "space": meta.get("space"),
+        "device": meta.get("device"), "runtime": fp.get("runtime", meta.get("backend")),
+        "hardware": fp.get("cpu_model") or fp.get("model") or fp.get("gpu_name"),
+        "status": status, "kind": meta.get("kind", "lut"),
+        "journaled": _count_lines(path / JOURNAL_FILE),
+        "space_options": meta.get("space_options", {}),
+    }
+
+
+def _count_lines(path: Path) -> int:
+    """Entries measured so far by an unfinished run (0 when none is pending)."""
+    try:
+        return sum(1 for _ in open(path, "rb"))
+    except OSError:
+        return 0
+
+
+def _status_text(row: dict[str, Any]) -> str:
+    if "error" in row:
+        return f"{row['status']}: {row['error']}"
+    if row["status"] != "complete":
+        return f"{row['status']} ({row['journaled']} entries so far; rerun `latkit profile` to resume)"
+    return row["status"]
 
 
 @click.command()
@@ -59,5 +93,5 @@ def devices(as_json: bool) -> None:
         table.add_column(col)
     for p in report["profiles"]:
         table.add_row(p["name"], str(p.get("space")), str(p.get("runtime")), str(p.get("hardware")),
-                      str(p.get("status", p.get("error"))))
+                      _status_text(p))
     out.print(table)

@@ -27,7 +27,8 @@ def list_spaces() -> None:
               help="How many architectures.")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--resolution", type=int, default=None,
-              help="Input resolution for spaces that have one (ofa-mbv3 default: 224).")
+              help="Input resolution for spaces that have one (default: the largest, 224 "
+                   "for ofa-mbv3).")
 @json_option
 def sample(space: str, count: int, seed: int, resolution: int | None, as_json: bool) -> None:
     """Print N random architecture strings (seeded)."""
@@ -35,7 +36,9 @@ def sample(space: str, count: int, seed: int, resolution: int | None, as_json: b
 
     from ..spaces import get_space
 
-    space_obj = get_space(space, **space_options_for(space, [resolution or 224]))
+    space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
+    if resolution is None and getattr(space_obj, "resolutions", None):
+        space_obj = get_space(space, resolutions=(max(space_obj.resolutions),))
     rng = np.random.default_rng(seed)
     archs = [space_obj.sample(rng) for _ in range(count)]
     if as_json:

@@ -160,6 +160,10 @@ class OFAMobileNetV3(SearchSpace[OFAArch]):
                 res = int(parts[0][1:])
             except ValueError:
                 raise ArchError(f"bad resolution {parts[0]!r} in architecture {text!r}") from None
+            if resolution is not None and res != resolution:
+                raise ArchError(
+                    f"architecture {text!r} is at resolution {res} but resolution {resolution} "
+                    "was asked for; drop one of the two or make them agree")
             parts = parts[1:]
         if res is None:
             res = 224 if 224 in self.resolutions else self.resolutions[-1]
