@@ -18,6 +18,9 @@ from .base import Backend, ModelSpec, Prepared
 
 DEVICES: dict[str, str] = {
     "cpu": "latency_kit.backends.onnxruntime:OnnxRuntimeBackend",
+    "gpu": "latency_kit.backends.gpu:GpuBackend",
+    "tensorrt": "latency_kit.backends.tensorrt:TensorRTBackend",
+    "torch-cuda": "latency_kit.backends.torch_cuda:TorchCudaBackend",
 }
 PREFIXES: dict[str, str] = {}
 # Resolvers tried, in order, for names that are neither in DEVICES nor PREFIXES

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 
@@ -12,18 +13,20 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
 
 
 @click.command()
-@click.option("--device", required=True, help="Device to measure on: cpu (ONNX Runtime), ...")
+@click.option("--device", required=True, help="Device to measure on: cpu (ONNX Runtime), gpu (TensorRT, else torch-CUDA), ...")
 @space_option
 @resolution_option(multiple=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="Intra-op threads of the runtime.")
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True,
               help="Batch size of every measurement.")
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32",
+              show_default=True, help="Numeric precision (GPU devices: gpu, tensorrt, torch-cuda).")
 @click.option("--name", default=None, help="Profile name (default: derived from the device).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Profile directory (default: $LATKIT_HOME/profiles/NAME).")
 def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, batch: int,
-            name: str | None, out: Path | None) -> None:
+            precision: str, name: str | None, out: Path | None) -> None:
     """Measure every block the space can contain and write a device profile.
 
     Resumable: interrupt it at any point and rerun the same command.
@@ -33,13 +36,25 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
     from ..spaces import get_space
 
     get_space(space, **space_options_for(space, resolution))  # validate before measuring
-    ok, why = backend_class(device).available()
+    cls = backend_class(device)
+    if precision != "fp32":
+        from ..api import default_profile_name
+        from ..gpu_settings import check_precision
+
+        if "precision" not in inspect.signature(cls.__init__).parameters:
+            raise LatkitError(f"device {device!r} measures fp32 only; --precision is for GPU devices")
+        check_precision(precision)
+        name = name or f"{default_profile_name(device, threads, batch)}-{precision}"
+    ok, why = cls.available()
     if not ok:
         raise LatkitError(f"device {device!r} is not usable here: {why}")
+    if hasattr(cls, "describe_choice"):
+        console().print(cls.describe_choice())
     started = time.perf_counter()
     with progress_bar(f"profiling {device}") as update:
         result = build_profile(device=device, space=space, resolutions=resolution, out=out,
-                               name=name, threads=threads, batch=batch, progress=update)
+                               name=name, threads=threads, batch=batch, progress=update,
+                               precision=precision)
     cvs = sorted(e.cv for e in result.lut.entries.values())
     flagged = sum(e.flagged for e in result.lut.entries.values())
     console().print(
