@@ -129,8 +129,8 @@ class TensorRTBackend(CudaBackend):
         import torch
 
         trt = self._trt()
-        dtypes = {trt.float32: torch.float32, trt.float16: torch.float16, trt.int32: torch.int32,
-                  trt.int64: torch.int64, trt.int8: torch.int8, trt.bool: torch.bool}
+        dtypes = {getattr(trt, n): getattr(torch, n) for n in
+                  ("float32", "float16", "bfloat16", "int32", "int64", "int8", "bool") if hasattr(trt, n)}
         buffers = {}
         for i in range(engine.num_io_tensors):
             name = engine.get_tensor_name(i)
