@@ -1,0 +1,281 @@
+"""TFLite on an Android phone over adb, timed by the stock ``benchmark_model``.
+
+``latkit profile --device pixel`` selects the attached phone whose model
+contains "pixel" (``--serial`` when several do). The user supplies
+TensorFlow Lite's prebuilt ``benchmark_model`` for the phone's ABI
+(``--benchmark-binary``, ``LATKIT_BENCHMARK_MODEL`` or ``benchmark_model`` in
+``$LATKIT_HOME/config.json``); it is pushed once to ``/data/local/tmp/latkit``
+and reused while its SHA-256 matches. Models go to ``.../latkit/models`` and
+are deleted on release and when the backend closes (and at start, after a run
+that lost the phone).
+
+Each ``run_batch(prepared, n)`` is one ``benchmark_model --num_runs=n`` run,
+pinned with ``taskset`` to the fastest cluster, returning its mean ms per
+inference. Before each run the thermal guard reads the CPU thermal zones and
+the pinned cores' frequencies, and waits while the phone is hotter than
+``max_temp_c``; the readings go into ``thermal_log`` and the profile's
+fingerprint. Starting a process per batch costs about 0.1-0.3 s, so
+:attr:`AndroidBackend.measure_settings` asks the engine for few, long batches.
+
+Losing the phone (unplugged, adb died) raises :class:`DeviceError` with one
+line; the profiler has journaled every finished entry, so rerunning the same
+command resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any, Callable, ClassVar
+
+from ..engine import MeasureSettings
+from ..errors import DeviceError, LatkitError
+from ..jsonio import read_json
+from ..paths import home
+from ..tflite import cached_tflite, check_precision, converter_version
+from . import android_discovery as disc
+from .base import Backend, ModelSpec, Prepared
+from .tflite_bench import BenchmarkResult, parse_benchmark_output
+
+REMOTE_DIR = "/data/local/tmp/latkit"
+REMOTE_BINARY = f"{REMOTE_DIR}/benchmark_model"
+REMOTE_MODELS = f"{REMOTE_DIR}/models"
+DELEGATES: dict[str, list[str]] = {
+    "cpu": ["--use_xnnpack=true"],
+    "xnnpack": ["--use_xnnpack=true"],
+    "gpu": ["--use_gpu=true"],
+    "nnapi": ["--use_nnapi=true"],
+}
+HEX = re.compile(r"^[0-9a-fA-F]{1,16}$")
+ELF_ABIS = {(2, 183): "arm64-v8a", (1, 40): "armeabi-v7a", (2, 62): "x86_64", (1, 3): "x86"}
+WHERE_TO_GET = (
+    "download TensorFlow Lite's prebuilt benchmark tool for the phone's ABI "
+    "(https://ai.google.dev/edge/litert/models/measurement, 'Native benchmark binary': "
+    "android_aarch64_benchmark_model for arm64-v8a, android_arm_benchmark_model for armeabi-v7a) "
+    "and pass --benchmark-binary PATH, set LATKIT_BENCHMARK_MODEL, or add "
+    '{"benchmark_model": "PATH"} to $LATKIT_HOME/config.json'
+)
+# Thermal zone types that describe the CPU or SoC (others: battery, skin, modem, ...).
+CPU_ZONE_WORDS = ("cpu", "soc", "tsens", "cluster", "big", "little", "mid", "core", "apc")
+
+
+def elf_abi(path: Path) -> str | None:
+    """The Android ABI an ELF executable was built for, or ``None`` if not ELF."""
+    with open(path, "rb") as handle:
+        head = handle.read(20)
+    if len(head) < 20 or head[:4] != b"\x7fELF":
+        return None
+    return ELF_ABIS.get((head[4], int.from_bytes(head[18:20], "little")), f"elf-machine-{head[18]}")
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def configured_binary(abi: str, explicit: str | Path | None = None) -> Path:
+    """The local ``benchmark_model`` to use: option, env var, then config file."""
+    candidate: Any = explicit or os.environ.get("LATKIT_BENCHMARK_MODEL")
+    source = "--benchmark-binary" if explicit else "LATKIT_BENCHMARK_MODEL"
+    config = home() / "config.json"
+    if not candidate and config.is_file():
+        entry = read_json(config, "latkit config").get("benchmark_model")
+        candidate = entry.get(abi) if isinstance(entry, dict) else entry
+        source = str(config)
+    if not candidate:
+        raise LatkitError(f"no TFLite benchmark_model binary configured for {abi}; {WHERE_TO_GET}")
+    path = Path(str(candidate)).expanduser()
+    if not path.is_file():
+        raise LatkitError(f"benchmark_model binary {path} (from {source}) does not exist; {WHERE_TO_GET}")
+    return path
+
+
+def cpu_temperature(zones: dict[str, str], temps: dict[str, str]) -> float | None:
+    """Hottest CPU/SoC zone in deg C (all zones if none is named like a CPU)."""
+    def celsius(raw: str) -> float | None:
+        try:
+            value = float(raw)
+        except ValueError:
+            return None
+        value = value / 1000 if abs(value) >= 200 else value  # millidegrees on most kernels
+        return value if -30 < value < 150 else None
+
+    readings = {z: celsius(temps.get(z, "")) for z in zones}
+    valid = {z: v for z, v in readings.items() if v is not None}
+    cpu = [v for z, v in valid.items() if any(w in zones[z].lower() for w in CPU_ZONE_WORDS)]
+    pool = cpu or list(valid.values())
+    return max(pool) if pool else None
+
+
+class AndroidBackend(Backend):
+    """Times ``.tflite`` models on an attached phone with ``benchmark_model``."""
+
+    name = "android"
+    runtime = "tflite-benchmark_model"
+    # One process per batch: few, long batches (about 0.3 s of inference each).
+    measure_settings: ClassVar[MeasureSettings] = MeasureSettings(
+        warmup_ms=0.0, min_warmup_runs=1, repeats=5, batch_ms=300.0, max_iterations=50,
+        max_rel_iqr=0.10, retries=1)
+
+    def __init__(self, device: str = "android", serial: str | None = None, threads: int = 1,
+                 delegate: str = "cpu", precision: str = "fp32",
+                 benchmark_binary: str | Path | None = None, core_mask: str | None = None,
+                 pin_big_cores: bool = True, warmup_runs: int = 3, max_temp_c: float = 50.0,
+                 cooldown_s: float = 180.0, op_profiling: bool = False,
+                 cache: str | Path | None = None, adb: Any = None,
+                 sleep: Callable[[float], None] = time.sleep):
+        if threads < 1:
+            raise ValueError("threads must be >= 1")
+        if delegate not in DELEGATES:
+            raise LatkitError(f"unknown delegate {delegate!r}; choose one of {', '.join(DELEGATES)}")
+        if core_mask is not None and not (HEX.match(core_mask) and int(core_mask, 16) > 0):
+            raise LatkitError(f"--core-mask must be a non-zero hex CPU mask such as f0, not {core_mask!r}")
+        self.threads, self.delegate = int(threads), delegate
+        self.precision = check_precision(precision)
+        self.warmup_runs, self.max_temp_c, self.cooldown_s = warmup_runs, max_temp_c, cooldown_s
+        self.op_profiling, self.cache, self._sleep = op_profiling, cache, sleep
+        self.thermal_log: list[dict[str, Any]] = []
+        self.last_result: BenchmarkResult | None = None
+        self._lost = False
+        self._device, self.phone = self._call(lambda: disc.find_phone(device, serial, adb))
+        self.binary = configured_binary(self.phone.abi, benchmark_binary)
+        binary_abi = elf_abi(self.binary)
+        if binary_abi not in self.phone.abis:
+            raise LatkitError(
+                f"{self.binary} is built for {binary_abi or 'no ELF target'}, but {self.phone.model} "
+                f"runs {', '.join(self.phone.abis) or 'an unknown ABI'}; {WHERE_TO_GET}")
+        self.binary_sha256 = sha256(self.binary)
+        if core_mask is not None:
+            self.core_mask = core_mask.lower()
+        else:
+            self.core_mask = disc.big_core_mask(self.phone.max_khz, self.threads) if pin_big_cores else ""
+        mask = int(self.core_mask, 16) if self.core_mask else 0
+        self.pinned = [cpu for cpu in sorted(self.phone.max_khz) if mask >> cpu & 1]
+        self._zones = self._call(self._thermal_zones)
+        self._call(self._setup)
+
+    # -- adb plumbing ---------------------------------------------------------
+    def _call(self, action: Callable[[], Any]) -> Any:
+        """Run ``action``; turn a lost phone or adb server into one ``DeviceError`` line."""
+        if self._lost:
+            raise DeviceError("the phone was lost earlier in this run; reconnect it and rerun")
+        try:
+            return action()
+        except disc.adb_errors() as exc:
+            self._lost = True
+            who = f"{self.phone.model} ({self.phone.serial})" if hasattr(self, "phone") else "the phone"
+            raise DeviceError(f"lost contact with {who}: {exc or type(exc).__name__}; reconnect it and "
+                              "rerun the same command to resume (finished entries are kept)") from None
+
+    def _shell(self, args: list[str], timeout: float = 30.0) -> str:
+        code, out = disc.shell(self._device, args, timeout)
+        if code != 0:
+            tail = " | ".join(out.strip().splitlines()[-3:])
+            raise DeviceError(f"`{args[0]}` failed on {self.phone.model} (exit {code}): {tail}")
+        return out
+
+    def _setup(self) -> None:
+        """Clear models left by an interrupted run; push the binary unless it is there."""
+        self._shell(["rm", "-rf", REMOTE_MODELS])
+        self._shell(["mkdir", "-p", REMOTE_MODELS])
+        code, out = disc.shell(self._device, ["sha256sum", REMOTE_BINARY])
+        if code == 0 and out.split()[:1] == [self.binary_sha256]:
+            return
+        self._device.sync.push(str(self.binary), REMOTE_BINARY, 0o755)
+        self._shell(["chmod", "755", REMOTE_BINARY])
+
+    def _thermal_zones(self) -> dict[str, str]:
+        """Thermal zone dir -> type, read once."""
+        names = [n for n in disc.list_dir(self._device, disc.THERMAL_DIR) if n.startswith("thermal_zone")]
+        types = disc.read_files(self._device, [f"{disc.THERMAL_DIR}/{n}/type" for n in names])
+        return {path.rsplit("/", 1)[0]: value for path, value in types.items()}
+
+    def read_thermal(self) -> dict[str, Any]:
+        """CPU temperature (deg C) and current kHz of the pinned cores, in one adb call."""
+        def read() -> dict[str, Any]:
+            temp_paths = [f"{zone}/temp" for zone in self._zones]
+            cpus = self.pinned or sorted(self.phone.max_khz)
+            freq_paths = [f"{disc.CPU_DIR}/cpu{c}/cpufreq/scaling_cur_freq" for c in cpus]
+            values = disc.read_files(self._device, temp_paths + freq_paths)
+            temps = {zone: values.get(f"{zone}/temp", "") for zone in self._zones}
+            freqs = {c: int(values[p]) for c, p in zip(cpus, freq_paths) if values.get(p, "").isdigit()}
+            return {"cpu_temp_c": cpu_temperature(self._zones, temps), "cur_khz": freqs}
+        return self._call(read)
+
+    def thermal_guard(self) -> dict[str, Any]:
+        """Wait (up to ``cooldown_s``) while the CPU is hotter than ``max_temp_c``; log the state."""
+        state, waited, step = self.read_thermal(), 0.0, 5.0
+        while (state["cpu_temp_c"] is not None and state["cpu_temp_c"] > self.max_temp_c
+               and waited < self.cooldown_s):
+            self._sleep(step)
+            waited += step
+            state = self.read_thermal()
+        state = {**state, "cooled_s": waited, "hot": bool(state["cpu_temp_c"] is not None
+                                                           and state["cpu_temp_c"] > self.max_temp_c)}
+        self.thermal_log.append(state)
+        return state
+
+    # -- Backend interface ----------------------------------------------------
+    def fingerprint(self) -> dict[str, Any]:
+        state = self.thermal_guard()
+        governor_cpu = self.pinned[0] if self.pinned else 0
+        governor = self._call(lambda: disc.read_files(
+            self._device, [f"{disc.CPU_DIR}/cpu{governor_cpu}/cpufreq/scaling_governor"]))
+        return {
+            "device": self.name, "model": self.phone.model, "manufacturer": self.phone.manufacturer,
+            "serial": self.phone.serial, "soc": self.phone.soc,
+            "android_version": self.phone.android_version, "sdk": self.phone.sdk,
+            "android_build": self.phone.build, "abi": self.phone.abi,
+            "core_layout": self.phone.core_layout,
+            "runtime": self.runtime,
+            "runtime_version": f"benchmark_model sha256:{self.binary_sha256[:16]}",
+            "benchmark_binary": self.binary.name, "converter": converter_version(),
+            "delegate": self.delegate, "threads": self.threads, "precision": self.precision,
+            "core_mask": self.core_mask or None, "governor": next(iter(governor.values()), None),
+            "thermal": {"cpu_temp_c": state["cpu_temp_c"], "cur_khz": state["cur_khz"],
+                        "max_temp_c": self.max_temp_c},
+            "layout": "nhwc",
+        }
+
+    def prepare(self, spec: ModelSpec) -> Prepared:
+        local = cached_tflite(spec, self.precision, self.cache)
+        remote = disc.check_device_path(f"{REMOTE_MODELS}/{local.name}")
+        self._call(lambda: self._device.sync.push(str(local), remote, 0o644))
+        return Prepared(spec, state=remote, info={"local": str(local)})
+
+    def benchmark(self, prepared: Prepared, runs: int, op_profiling: bool | None = None) -> BenchmarkResult:
+        """One ``benchmark_model`` run of ``runs`` inferences after the thermal guard."""
+        profiling = self.op_profiling if op_profiling is None else op_profiling
+        args = ["taskset", self.core_mask] if self.core_mask else []
+        args += [REMOTE_BINARY, f"--graph={prepared.state}", f"--num_threads={self.threads}",
+                 f"--warmup_runs={self.warmup_runs}", "--warmup_min_secs=0",
+                 f"--num_runs={int(runs)}", "--min_secs=0", *DELEGATES[self.delegate]]
+        if profiling:
+            args.append("--enable_op_profiling=true")
+        prepared.info["thermal"] = self.thermal_guard()
+        out = self._call(lambda: self._shell(args, timeout=120.0 + 2.0 * runs))
+        self.last_result = parse_benchmark_output(out)
+        return self.last_result
+
+    def run_batch(self, prepared: Prepared, iterations: int) -> float:
+        return self.benchmark(prepared, iterations).avg_ms
+
+    def release(self, prepared: Prepared) -> None:
+        if prepared.state is not None and not self._lost:
+            remote = prepared.state
+            self._call(lambda: self._shell(["rm", "-f", remote]))
+        prepared.state = None
+
+    def close(self) -> None:
+        """Delete pushed models (the binary stays for the next run)."""
+        if not self._lost:
+            try:
+                self._call(lambda: self._shell(["rm", "-rf", REMOTE_MODELS]))
+            except DeviceError:
+                pass
