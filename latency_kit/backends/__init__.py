@@ -18,14 +18,18 @@ from .base import Backend, ModelSpec, Prepared
 
 DEVICES: dict[str, str] = {
     "cpu": "latency_kit.backends.onnxruntime:OnnxRuntimeBackend",
+    "tflite-cpu": "latency_kit.backends.litert:LiteRTBackend",
+    "android": "latency_kit.backends.android:AndroidBackend",
     "gpu": "latency_kit.backends.gpu:GpuBackend",
     "tensorrt": "latency_kit.backends.tensorrt:TensorRTBackend",
     "torch-cuda": "latency_kit.backends.torch_cuda:TorchCudaBackend",
 }
-PREFIXES: dict[str, str] = {}
+PREFIXES: dict[str, str] = {
+    "ssh://": "latency_kit.backends.ssh:SSHBackend",
+}
 # Resolvers tried, in order, for names that are neither in DEVICES nor PREFIXES
 # (an attached phone's model, for instance). Each returns a Backend class or None.
-FALLBACKS: list[str] = []
+FALLBACKS: list[str] = ["latency_kit.backends.android_discovery:resolve_phone"]
 
 
 def _load(path: str) -> Any:
