@@ -73,8 +73,9 @@ class SourceScale:
 def design(z: np.ndarray, arch_features: np.ndarray | None,
            arch_weight: float = ARCH_WEIGHT) -> tuple[np.ndarray, np.ndarray]:
     """(unpenalised columns, penalised columns) of the transfer model."""
-    z = np.atleast_2d(z)
-    free = np.c_[np.ones(len(z)), z.mean(axis=1)]
+    z = np.asarray(z, dtype=float)
+    mean = z.mean(axis=1) if z.shape[1] else np.zeros(len(z))
+    free = np.c_[np.ones(len(z)), mean]
     if arch_features is None or arch_weight == 0:
         return free, z
     return free, np.c_[z, arch_weight * np.asarray(arch_features, dtype=float)]
@@ -142,7 +143,9 @@ def select_references(z_pool: np.ndarray, arch_features: np.ndarray | None, n: i
                           f"candidates exist; use -n 1..{len(z_pool)}")
     if n < 1:
         raise LatkitError("the number of reference architectures must be at least 1")
-    typical = np.flatnonzero(np.abs(np.atleast_2d(z_pool)).max(axis=1) <= typical_z)
+    z_pool = np.asarray(z_pool, dtype=float)
+    spread = np.abs(z_pool).max(axis=1) if z_pool.shape[1] else np.zeros(len(z_pool))
+    typical = np.flatnonzero(spread <= typical_z)
     if len(typical) < n:
         typical = np.arange(len(z_pool))
     free, pen = design(z_pool[typical],

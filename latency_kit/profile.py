@@ -37,6 +37,7 @@ META_FILE, LUT_FILE, CALIBRATION_FILE, JOURNAL_FILE = (
 PROFILE_KINDS: dict[str, str] = {
     "lut": "latency_kit.profile:Profile",
     "table": "latency_kit.table_profile:TableProfile",
+    "fewshot": "latency_kit.fewshot_profile:FewShotProfile",
 }
 
 

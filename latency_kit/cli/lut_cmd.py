@@ -13,6 +13,8 @@ import click
 SUBCOMMANDS: list[str] = [
     "latency_kit.cli.lut_io_cmd:import_",
     "latency_kit.cli.lut_io_cmd:export",
+    "latency_kit.cli.lut_fewshot_cmd:fewshot",
+    "latency_kit.cli.lut_fewshot_cmd:reference",
 ]
 
 

@@ -1,0 +1,270 @@
+"""Profiles transferred from other devices by a few whole-network measurements.
+
+A ``kind: "fewshot"`` profile directory holds::
+
+    profile.json   metadata (schema ``latkit.profile`` v1, ``kind: "fewshot"``)
+    fewshot.json   schema ``latkit.fewshot`` v1: the source profiles (name,
+                   path, device), the pool standardisation of their
+                   log-latencies, the model settings, and every measurement
+                   {"arch", "value_ms", "sources_ms"}
+
+Nothing fitted is stored: loading refits :class:`latency_kit.fewshot.FewShotTransfer`
+from these numbers (closed form, so identical every time). Predicting asks the
+source profiles for the architectures and maps their latencies to this
+device. If a source profile was rebuilt since, its latencies at the measured
+architectures differ from the stored ones and loading says so.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import CorruptFileError, LatkitError
+from .fewshot import (ARCH_WEIGHT, DEFAULT_ALPHAS, FewShotTransfer, SourceScale, arch_features,
+                      candidate_pool, select_references)
+from .jsonio import read_json, write_json
+from .lut import LatencyTable
+from .paths import profiles_dir
+from .profile import META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile
+from .spaces import SearchSpace, get_space
+
+FEWSHOT_FILE = "fewshot.json"
+SCHEMA = "latkit.fewshot"
+VERSION = 1
+SOURCE_RTOL = 1e-6
+
+
+class FewShotProfile(Profile):
+    """Latency of a device known by N measurements plus other devices' profiles."""
+
+    def __init__(self, path: Path, meta: dict[str, Any], data: dict[str, Any]):
+        super().__init__(path, meta, LatencyTable(space=str(meta.get("space", "")),
+                                                  name=str(meta.get("name", path.name))))
+        self.data = data
+
+    # -- stored data -------------------------------------------------------------
+    @property
+    def measurements(self) -> list[dict[str, Any]]:
+        return list(self.data["measurements"])
+
+    @property
+    def source_names(self) -> list[str]:
+        return [s["name"] for s in self.data["sources"]]
+
+    @cached_property
+    def sources(self) -> list[Profile]:
+        """The source profiles, found by stored path first, then by name."""
+        found = []
+        for entry in self.data["sources"]:
+            path = Path(entry.get("path", ""))
+            target: str | Path = path if (path / META_FILE).is_file() else entry["name"]
+            try:
+                found.append(_load(target))
+            except LatkitError:
+                raise LatkitError(
+                    f"few-shot profile {self.name!r} needs source profile {entry['name']!r}, which "
+                    "is not stored here; restore it or rebuild with `latkit lut fewshot`") from None
+        return found
+
+    @cached_property
+    def model(self) -> FewShotTransfer:
+        """The transfer model refit from the stored measurements."""
+        rows = self.measurements
+        archs = [self.space.parse(r["arch"]) for r in rows]
+        stored = np.array([r["sources_ms"] for r in rows], dtype=float)
+        now = source_matrix(self.sources, archs)
+        if not np.allclose(now, stored, rtol=SOURCE_RTOL, atol=1e-9):
+            changed = [self.source_names[k] for k in range(stored.shape[1])
+                       if not np.allclose(now[:, k], stored[:, k], rtol=SOURCE_RTOL, atol=1e-9)]
+            raise LatkitError(
+                f"source profile(s) {', '.join(changed)} changed since few-shot profile "
+                f"{self.name!r} was built; rebuild it with `latkit lut fewshot`")
+        settings = self.data["model"]
+        return FewShotTransfer(tuple(settings["alphas"]), float(settings["arch_weight"])).fit(
+            self.scale.transform(stored), [r["value_ms"] for r in rows],
+            arch_features(self.space, archs))
+
+    @property
+    def scale(self) -> SourceScale:
+        return SourceScale.from_dict(self.data["scale"])
+
+    # -- latency -----------------------------------------------------------------
+    def predict_many(self, archs: Sequence[Any]) -> np.ndarray:
+        archs = self._archs(archs)
+        model = self.model
+        z = self.scale.transform(source_matrix(self.sources, archs))
+        return model.predict(z, arch_features(self.space, archs))
+
+    def lut_sum(self, arch: Any) -> float:
+        return float(self.predict_many([arch])[0])
+
+    def __repr__(self) -> str:
+        return (f"FewShotProfile({self.name!r}, space={self.meta.get('space')!r}, "
+                f"shots={len(self.data['measurements'])}, sources={len(self.data['sources'])})")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FewShotProfile":
+        path = Path(path)
+        meta = read_json(path / META_FILE, "profile metadata")
+        if not isinstance(meta, dict) or meta.get("schema") != PROFILE_SCHEMA:
+            raise CorruptFileError(f"{path / META_FILE} is not a latkit profile")
+        data = read_json(path / FEWSHOT_FILE, "few-shot data")
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA or data.get("version") != VERSION:
+            raise CorruptFileError(f"{path / FEWSHOT_FILE} is not latkit few-shot data v{VERSION}")
+        for field in ("sources", "scale", "model", "measurements"):
+            if field not in data:
+                raise CorruptFileError(f"{path / FEWSHOT_FILE} has no {field!r}")
+        return cls(path, meta, data)
+
+
+def _load(name_or_path: str | Path) -> Profile:
+    from .profile import load_profile
+
+    return load_profile(name_or_path)
+
+
+def load_sources(names: Sequence[str | Path], space: str | None = None) -> list[Profile]:
+    """Load source profiles and check they share one space (``space`` if given)."""
+    if not names:
+        raise LatkitError("give at least one source profile with --from")
+    profiles = [_load(n) for n in names]
+    spaces = {p.name: str(p.meta.get("space")) for p in profiles}
+    wanted = space or next(iter(spaces.values()))
+    other = {n: s for n, s in spaces.items() if s != wanted}
+    if other:
+        listing = ", ".join(f"{n} ({s})" for n, s in other.items())
+        raise LatkitError(f"source profiles must all be for space {wanted}; {listing} are not. "
+                          f"Pass profiles of space {wanted} to --from")
+    paths = [str(p.path.resolve()) for p in profiles]
+    if len(set(paths)) != len(paths):
+        raise LatkitError("the same source profile is given twice to --from")
+    return profiles
+
+
+def source_matrix(sources: Sequence[Profile], archs: Sequence[Any]) -> np.ndarray:
+    """Predicted ms of each architecture (rows) on each source (columns)."""
+    if not sources:
+        return np.zeros((len(archs), 0))
+    return np.stack([np.asarray(s.predict_many(list(archs)), dtype=float) for s in sources], axis=1)
+
+
+def source_pool(space: SearchSpace, sources: Sequence[Profile]) -> list[Any]:
+    """Candidate architectures: those every per-architecture source table holds,
+    else the whole (small) space or a seeded sample of it."""
+    tables = [getattr(s, "entries") for s in sources if isinstance(getattr(s, "entries", None), dict)]
+    if tables and len(tables) == len(sources):
+        common = set(tables[0]).intersection(*tables[1:])
+        return [space.parse(key) for key in tables[0] if key in common]
+    return candidate_pool(space)
+
+
+def reference_archs(space: SearchSpace, sources: Sequence[Profile], n: int) -> list[Any]:
+    """The ``n`` architectures to measure on a new device (diverse for the sources)."""
+    pool = source_pool(space, sources)
+    if n > len(pool):
+        raise LatkitError(f"asked for {n} reference architectures but only {len(pool)} are "
+                          f"available for space {space.name}"
+                          + (" in every source table" if sources else "")
+                          + f"; use -n 1..{len(pool)}")
+    matrix = source_matrix(sources, pool)
+    z = SourceScale.fit(matrix).transform(matrix) if sources else matrix
+    chosen = select_references(z, arch_features(space, pool), n)
+    return [pool[i] for i in chosen]
+
+
+def _digest(data: Any) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def build_fewshot_profile(space: str | SearchSpace, sources: Sequence[Profile],
+                          measurements: Sequence[tuple[Any, float]], name: str,
+                          out: str | Path | None = None, device: str | None = None,
+                          backend: str = "measurements", fingerprint: dict[str, Any] | None = None,
+                          settings: dict[str, Any] | None = None,
+                          stats: Sequence[dict[str, Any]] | None = None) -> FewShotProfile:
+    """Write a ``kind: "fewshot"`` profile from (architecture, ms) pairs and sources.
+
+    ``space`` is a name or a space object; architectures may be strings or
+    objects of that space. The pool standardisation is computed here once and
+    stored, so loading never has to scan the pool again.
+    """
+    sources = list(sources)
+    if not sources:
+        raise LatkitError("few-shot transfer needs at least one source profile (--from)")
+    space_name = space if isinstance(space, str) else space.name
+    load_sources([s.path for s in sources], space_name)
+    space_obj = space if not isinstance(space, str) else sources[0].space
+    space_options = dict(sources[0].meta.get("space_options", {}))
+    archs, values = [], []
+    for arch, value in measurements:
+        parsed = space_obj.parse(arch) if isinstance(arch, str) else arch
+        if parsed in archs:
+            raise LatkitError(f"architecture {space_obj.format(parsed)} is measured twice")
+        if not np.isfinite(value) or value <= 0:
+            raise LatkitError(f"measurement of {space_obj.format(parsed)} is {value!r} ms; "
+                              "latencies must be positive")
+        archs.append(parsed)
+        values.append(float(value))
+    pool = source_pool(space_obj, sources)
+    scale = SourceScale.fit(source_matrix(sources, pool))
+    at_refs = source_matrix(sources, archs)
+    model = FewShotTransfer().fit(scale.transform(at_refs), values, arch_features(space_obj, archs))
+    data = {
+        "schema": SCHEMA, "version": VERSION, "unit": "ms",
+        "sources": [{"name": s.name, "path": str(s.path.resolve()), "device": s.device}
+                    for s in sources],
+        "pool_size": len(pool),
+        "scale": scale.to_dict(),
+        "model": {"method": "ridge-log-sources+onehot", "alphas": list(DEFAULT_ALPHAS),
+                  "arch_weight": ARCH_WEIGHT},
+        "fit": {"alpha": model.alpha_, "loo_rmse_log": model.loo_rmse_log_},
+        "measurements": [{"arch": space_obj.format(a), "value_ms": v,
+                          "sources_ms": [float(x) for x in row],
+                          **({"stats": stats[i]} if stats else {})}
+                         for i, (a, v, row) in enumerate(zip(archs, values, at_refs))],
+    }
+    out_path = Path(out) if out else profiles_dir() / name
+    out_path.mkdir(parents=True, exist_ok=True)
+    write_json(out_path / FEWSHOT_FILE, data)
+    meta = {"schema": PROFILE_SCHEMA, "version": PROFILE_VERSION, "kind": "fewshot", "name": name,
+            "space": space_obj.name, "space_options": space_options, "device": device or name,
+            "backend": backend, "fingerprint": fingerprint or {}, "settings": settings or {},
+            "status": "complete", "shots": len(archs), "data_digest": _digest(data)}
+    write_json(out_path / META_FILE, meta)
+    return FewShotProfile.load(out_path)
+
+
+def measure_fewshot_profile(device: str, sources: Sequence[Profile], n: int,
+                            name: str | None = None, out: str | Path | None = None,
+                            rounds: int = 3, settings: Any = None, batch: int = 1,
+                            on_round: Callable[[int], None] | None = None,
+                            **backend_options: Any) -> FewShotProfile:
+    """Measure ``n`` reference networks on ``device`` and write a few-shot profile.
+
+    The references are measured interleaved over ``rounds`` rounds
+    (:func:`latency_kit.engine.measure_interleaved`), so a slow stretch of the
+    machine hits one round of every network rather than all of one.
+    """
+    from .api import arch_spec, default_profile_name
+    from .backends import open_backend
+    from .engine import MeasureSettings, measure_interleaved
+
+    space = sources[0].space
+    refs = reference_archs(space, sources, n)
+    settings = settings or MeasureSettings()
+    with open_backend(device, batch=batch, **backend_options) as backend:
+        fingerprint = {**backend.fingerprint(), "batch": batch}
+        runtime = backend.runtime
+        measured = measure_interleaved(backend, [arch_spec(space, a, batch) for a in refs],
+                                       rounds=rounds, settings=settings, on_round=on_round)
+    name = name or f"{default_profile_name(device, backend_options.get('threads'), batch)}-fewshot"
+    return build_fewshot_profile(
+        space, sources, [(a, s.median_ms) for a, s in zip(refs, measured)], name, out=out,
+        device=device, backend=runtime, fingerprint=fingerprint,
+        settings={"rounds": rounds, **settings.to_dict()}, stats=[s.to_dict() for s in measured])
