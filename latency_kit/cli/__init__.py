@@ -20,6 +20,7 @@ COMMANDS: list[str] = [
     "latency_kit.cli.export_cmd:export",
     "latency_kit.cli.measure_cmd:measure",
     "latency_kit.cli.lut_cmd:lut",
+    "latency_kit.cli.farm_cmd:farm",
 ]
 
 
