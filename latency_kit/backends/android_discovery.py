@@ -256,6 +256,25 @@ def usb_adb_interface_present(root: str = "/sys/bus/usb/devices") -> bool:
     return False
 
 
+def adb_worth_asking() -> bool:
+    """False when no phone can be attached: no adb server and (Linux) no USB ADB interface.
+
+    Keeps ``latkit devices`` and mistyped device names from starting an adb server.
+    """
+    return (adb_server_running() or not sys.platform.startswith("linux")
+            or usb_adb_interface_present())
+
+
+def attached_phones(adb: Any = None) -> tuple[list[PhoneInfo], str]:
+    """Phones for ``latkit devices``, and a note when none could be listed."""
+    if adb is None and not adb_worth_asking():
+        return [], "no adb server running and no USB device with ADB enabled"
+    try:
+        return list_phones(adb), ""
+    except LatkitError as exc:
+        return [], str(exc)
+
+
 def resolve_phone(name: str) -> Any:
     """Registry fallback: the Android backend when an attached phone's model matches ``name``.
 
@@ -264,8 +283,7 @@ def resolve_phone(name: str) -> Any:
     not start an adb server unless a USB device with an ADB interface is
     plugged in, so a mistyped device name costs nothing.
     """
-    if (not adb_server_running() and sys.platform.startswith("linux")
-            and not usb_adb_interface_present()):
+    if not adb_worth_asking():
         return None
     try:
         phones = list_phones()

@@ -26,7 +26,11 @@ def device_report() -> dict:
         ok, why = cls.available()
         backends.append({"device": name, "runtime": cls.runtime, "available": ok, "reason": why})
     profiles = [_profile_row(name, path) for name, path in known_profiles().items()]
-    return {"backends": backends, "profiles": profiles}
+    from ..backends.android_discovery import attached_phones
+
+    phones, note = attached_phones()
+    return {"backends": backends, "phones": [p.to_dict() for p in phones], "phones_note": note,
+            "profiles": profiles}
 
 
 def _profile_row(name: str, path: Path) -> dict[str, Any]:
@@ -72,7 +76,7 @@ def _status_text(row: dict[str, Any]) -> str:
 @click.command()
 @json_option
 def devices(as_json: bool) -> None:
-    """List the backends usable on this machine and the stored device profiles."""
+    """List usable backends, attached Android phones and stored device profiles."""
     report = device_report()
     if as_json:
         emit_json(report)
@@ -88,6 +92,13 @@ def devices(as_json: bool) -> None:
         table.add_row(b["device"], b["runtime"], "yes" if b["available"] else f"no: {b['reason']}")
     out = console(stderr=False)
     out.print(table)
+    table = Table(title="attached phones")
+    for col in ("serial", "model", "SoC", "Android", "ABI", "cores"):
+        table.add_column(col)
+    for ph in report["phones"]:
+        table.add_row(ph["serial"], ph["model"] or ph["state"], ph["soc"], ph["android_version"],
+                      ph["abi"], ph["core_layout"])
+    out.print(table if report["phones"] else f"attached phones: none ({report['phones_note'] or 'adb sees none'})")
     table = Table(title="profiles")
     for col in ("name", "space", "runtime", "hardware", "status"):
         table.add_column(col)

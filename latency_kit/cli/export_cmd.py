@@ -8,7 +8,7 @@ import click
 
 from ._common import resolution_option, space_option, space_options_for
 
-FORMATS = ("onnx",)
+FORMATS = ("onnx", "tflite")
 
 
 @click.command()
@@ -26,5 +26,10 @@ def export(space: str, arch: str, resolution: int | None, fmt: str, batch: int, 
 
     space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
     parsed = parse_arch(space_obj, arch, resolution)
-    export_onnx(space_obj.build(parsed), space_obj.input_shape(parsed, batch), output)
+    if fmt == "tflite":  # litert-torch, channel-last IO (the `mobile` extra)
+        from ..tflite import convert_module
+
+        convert_module(space_obj.build(parsed), space_obj.input_shape(parsed, batch), output)
+    else:
+        export_onnx(space_obj.build(parsed), space_obj.input_shape(parsed, batch), output)
     click.echo(str(output))
