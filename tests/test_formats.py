@@ -21,7 +21,7 @@ from latency_kit import load_profile
 from latency_kit.cli import main
 from latency_kit.errors import ArchError, CorruptFileError, LatkitError
 from latency_kit.formats import export_profile, import_tables
-from latency_kit.formats.net_config import published_latency, read_net_config
+from latency_kit.formats.net_config import check_published, read_net_config
 from latency_kit.lut import LatencyTable
 from latency_kit.safe_pickle import RefusedPickleError, safe_load
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
@@ -251,28 +251,10 @@ def _note10_profile(refdata):
     return import_tables("ofa-yaml", files, "note10")
 
 
-def note10_check(refdata) -> list[dict]:
-    """Per published note10 net: LUT sum at 224 px against the folder's latency."""
-    profile = _note10_profile(refdata)
-    rows = []
-    for folder in sorted(glob.glob(str(refdata / "ofa" / "specialized_net_configs" / "note10_*"))):
-        row = {"net": Path(folder).name, "published_ms": published_latency(folder)}
-        try:
-            arch, where = read_net_config(folder)
-        except ArchError as exc:
-            row["skipped"] = str(exc).split(";")[0].split(" is an ")[-1]
-            rows.append(row)
-            continue
-        row.update(arch=profile.space.format(arch), resolution_from=where,
-                   lut_ms=profile.lut_sum(arch))
-        row["error"] = row["lut_ms"] / row["published_ms"] - 1
-        rows.append(row)
-    return rows
-
-
 @pytest.mark.refdata
 def test_note10_published_latency(refdata):
-    rows = {r["net"].split("_top1")[0]: r for r in note10_check(refdata)}
+    folders = sorted(glob.glob(str(refdata / "ofa" / "specialized_net_configs" / "note10_*")))
+    rows = {r["net"].split("_top1")[0]: r for r in check_published(_note10_profile(refdata), folders)}
     for net in ("note10_lat-30ms", "note10_lat-41ms", "note10_lat-50ms"):
         assert abs(rows[net]["error"]) <= 0.05, rows[net]
         assert rows[net]["resolution_from"] == "default"  # net.config states no resolution

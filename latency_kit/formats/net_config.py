@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 from ..errors import ArchError, CorruptFileError
 from ..spaces.ofa_mbv3 import (FEATURE_MIX, HEAD_EXPAND, STEM_WIDTH, WIDTHS, OFAArch,
@@ -88,3 +88,30 @@ def _resolution(path: Path, resolution: int | None, default: int) -> tuple[int, 
             if isinstance(size, int):
                 return size, name
     return default, "default"
+
+
+def check_published(profile: Any, folders: Sequence[str | Path],
+                    resolution: int | None = None) -> list[dict[str, Any]]:
+    """Sum ``profile``'s LUT over OFA specialised nets and compare with the
+    latency published in each folder's name.
+
+    One row per folder: ``net``, ``published_ms`` and either ``skipped`` (why
+    the net is not in ``ofa-mbv3``) or ``arch``, ``resolution``,
+    ``resolution_from``, ``lut_ms`` and the relative ``error``.
+    """
+    rows: list[dict[str, Any]] = []
+    for folder in folders:
+        row: dict[str, Any] = {"net": Path(folder).name, "published_ms": published_latency(folder)}
+        try:
+            arch, where = read_net_config(folder, resolution)
+        except ArchError as exc:
+            row["skipped"] = str(exc)
+            rows.append(row)
+            continue
+        lut_ms = float(profile.lut_sum(arch))
+        row.update(arch=profile.space.format(arch), resolution=arch.resolution,
+                   resolution_from=where, lut_ms=lut_ms)
+        if row["published_ms"]:
+            row["error"] = lut_ms / row["published_ms"] - 1
+        rows.append(row)
+    return rows
