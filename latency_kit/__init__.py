@@ -25,6 +25,10 @@ _EXPORTS = {
     "build_profile": "latency_kit.api",
     "parse_budget": "latency_kit.units",
     "LatkitError": "latency_kit.errors",
+    "import_tables": "latency_kit.formats",
+    "export_profile": "latency_kit.formats",
+    "TableProfile": "latency_kit.table_profile",
+    "LatencyObjective": "latency_kit.optuna_helper",
 }
 
 __all__ = sorted(_EXPORTS)
