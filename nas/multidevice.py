@@ -1,0 +1,359 @@
+"""One generator for many devices: PNAG conditioned on (budget, device embedding).
+
+A device is described to the networks by its *embedding*: its log-latencies
+on R reference architectures (chosen by :func:`latency_kit.fewshot.select_references`
+over the training devices), centred, plus their mean level. A new device
+needs only those R measurements, no retraining:
+
+* its embedding conditions the generator and the evaluator;
+* the few-shot transfer of :mod:`latency_kit.fewshot`, fitted on the same R
+  measurements with the training devices as sources, predicts its latency
+  for any architecture. Generation keeps only candidates whose predicted
+  latency (times a safety factor from the transfer's leave-one-out error)
+  fits the budget.
+
+Training, over the training devices, whose full cost tables are known:
+
+1. pick the references; for each training device build the same few-shot
+   cost model a new device would get, from the *other* training devices
+   (leave one device out), so training sees the prediction error that test
+   time will see;
+2. query accuracy on M architectures (the archive);
+3. fit the evaluator R(alpha | B, device) with the PNAG ranking loss, labels
+   from the devices' true costs; its architecture input includes the
+   device's predicted latency of alpha on the budget's log scale;
+4. fit the generator by REINFORCE over (device, budget) tasks with the true
+   costs of the training devices.
+
+Typical use::
+
+    model = MultiDevicePNAG(space, accuracy, {"pixel3": cost1, ...}).fit()
+    refs = model.references_                       # measure these on the new device
+    device = model.device("phone-x", measured_ms)  # no retraining
+    model.generate(device, "20ms").best
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from latency_kit.errors import LatkitError
+from latency_kit.fewshot import (SAMPLED_POOL, FewShotTransfer, SourceScale, candidate_pool,
+                                 log_ms, select_references)
+from latency_kit.units import Budget
+
+from .budget import BudgetContext, FeasibleRange
+from .evaluator import Evaluator, ranking_loss
+from .generator import Generator, fit_generator
+from .pnag import INFEASIBLE_FLOOR, Generation, Pick, Settings
+from .sources import AccuracySource, CostSource
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class DeviceModel:
+    """What the multi-device generator knows of one device."""
+
+    name: str
+    embedding: np.ndarray                      # length R + 1
+    predict: Callable[[Sequence[Any]], np.ndarray]
+    feasible: FeasibleRange
+    log_error: float                           # leave-one-out RMSE of the transfer (log ms)
+
+    def context(self, budgets: np.ndarray) -> np.ndarray:
+        return BudgetContext(self.feasible, self.embedding)(budgets)
+
+    def position(self, costs: np.ndarray) -> np.ndarray:
+        return BudgetContext(self.feasible).position(costs)
+
+
+def embedding_of(reference_ms: Sequence[float]) -> np.ndarray:
+    """Centred log-latencies on the references, followed by their mean level."""
+    logs = log_ms(reference_ms)
+    return np.r_[logs - logs.mean(), logs.mean() / 5.0].astype(np.float32)
+
+
+def _range(costs: np.ndarray) -> FeasibleRange:
+    costs = costs[np.isfinite(costs) & (costs > 0)]
+    quantiles = np.quantile(costs, np.linspace(0, 1, 101)).tolist()
+    return FeasibleRange(float(costs.min()), float(costs.max()), "ms", quantiles)
+
+
+class MultiDevicePNAG:
+    """A PNAG generator and evaluator shared by several devices (see module docs)."""
+
+    def __init__(self, space: Any, accuracy: AccuracySource, costs: Mapping[str, CostSource],
+                 settings: Settings | None = None, shots: int = 10, safety: float = 1.0,
+                 pool_size: int = SAMPLED_POOL):
+        if len(costs) < 2:
+            raise LatkitError("a multi-device generator needs at least 2 training devices")
+        for name, cost in costs.items():
+            if cost.unit != "ms":
+                raise LatkitError(f"device {name!r}: multi-device generation needs latency in ms, "
+                                  f"not {cost.unit}")
+        self.space, self.accuracy, self.costs = space, accuracy, dict(costs)
+        self.settings = settings or Settings()
+        self.shots, self.safety, self.pool_size = shots, safety, pool_size
+        self._features: dict[Any, np.ndarray] = {}
+
+    # -- pieces ----------------------------------------------------------------
+    def features(self, archs: Sequence[Any]) -> np.ndarray:
+        out = []
+        for a in archs:
+            f = self._features.get(a)
+            if f is None:
+                f = self._features[a] = np.asarray(self.space.features(a), dtype=np.float32)
+            out.append(f)
+        return np.stack(out)
+
+    def _pool(self) -> list[Any]:
+        held = [set(c.archs()) for c in self.costs.values() if hasattr(c, "archs")]
+        if len(held) == len(self.costs):
+            first = next(iter(self.costs.values())).archs()
+            common = set.intersection(*held)
+            return [a for a in first if a in common]
+        return candidate_pool(self.space, sample=self.pool_size, seed=self.settings.seed)
+
+    def _source_ms(self, names: Sequence[str], archs: Sequence[Any]) -> np.ndarray:
+        return np.stack([np.asarray(self.costs[n].cost_many(list(archs)), dtype=float)
+                         for n in names], axis=1)
+
+    def _transfer(self, name: str, sources: list[str], reference_ms: np.ndarray) -> DeviceModel:
+        """Few-shot device model of ``name`` from its reference latencies."""
+        cols = [self.sources_.index(s) for s in sources]
+        scale = SourceScale.fit(self.pool_ms_[:, cols])
+        model = FewShotTransfer().fit(scale.transform(self.pool_ms_[self.ref_idx_][:, cols]),
+                                      reference_ms, self.pool_feats_[self.ref_idx_])
+
+        def predict(archs: Sequence[Any]) -> np.ndarray:
+            archs = list(archs)
+            return model.predict(scale.transform(self._source_ms(sources, archs)),
+                                 self.features(archs))
+
+        pool_pred = model.predict(scale.transform(self.pool_ms_[:, cols]), self.pool_feats_)
+        return DeviceModel(name, embedding_of(reference_ms), predict, _range(pool_pred),
+                           model.loo_rmse_log_)
+
+    def device(self, name: str, reference_ms: Sequence[float] | Mapping[Any, float]) -> DeviceModel:
+        """The model of a new device from its latencies on :attr:`references_`.
+
+        ``reference_ms`` is a list in the order of ``references_`` or a mapping
+        {architecture or string: ms} that covers every reference.
+        """
+        if isinstance(reference_ms, Mapping):
+            given = {self.space.parse(k) if isinstance(k, str) else k: float(v)
+                     for k, v in reference_ms.items()}
+            missing = [self.space.format(a) for a in self.references_ if a not in given]
+            if missing:
+                raise LatkitError(f"device {name!r} lacks measurements of {len(missing)} reference "
+                                  f"architectures, e.g. {missing[0]}")
+            values = [given[a] for a in self.references_]
+        else:
+            values = [float(v) for v in reference_ms]
+        if len(values) != len(self.references_):
+            raise LatkitError(f"device {name!r} needs {len(self.references_)} reference "
+                              f"measurements, got {len(values)}")
+        return self._transfer(name, list(self.sources_), np.asarray(values, dtype=float))
+
+    def _arch_input(self, device: DeviceModel, archs: Sequence[Any], feats: np.ndarray) -> np.ndarray:
+        u = device.position(device.predict(archs))[:, None].astype(np.float32)
+        return np.concatenate([feats, 2 * u - 1], axis=1)
+
+    # -- training --------------------------------------------------------------
+    def fit(self, progress: Progress | None = None) -> "MultiDevicePNAG":
+        s = self.settings
+        tick = progress or (lambda stage, done, total: None)
+        rng = np.random.default_rng(s.seed)
+        torch.manual_seed(s.seed)
+        started = time.perf_counter()
+        self.sources_ = list(self.costs)
+        pool = self._pool()
+        self.pool_ms_ = self._source_ms(self.sources_, pool)
+        self.pool_feats_ = self.features(pool)
+        z = SourceScale.fit(self.pool_ms_).transform(self.pool_ms_)
+        self.ref_idx_ = select_references(z, self.pool_feats_, self.shots)
+        self.references_ = [pool[i] for i in self.ref_idx_]
+        self.train_devices_ = {
+            name: self._transfer(name, [n for n in self.sources_ if n != name],
+                                 self.pool_ms_[self.ref_idx_, k])
+            for k, name in enumerate(self.sources_)}
+        self.true_ranges_ = {name: _range(self.pool_ms_[:, k]) for k, name in enumerate(self.sources_)}
+        tick("devices", 1, 1)
+        # archive: M architectures with known accuracy
+        held = set(self.accuracy.archs()) if hasattr(self.accuracy, "archs") else None
+        candidates = [i for i, a in enumerate(pool) if held is None or a in held]
+        if not candidates:
+            raise LatkitError("the accuracy source holds none of the devices' architectures")
+        pick = rng.choice(candidates, size=min(s.archs, len(candidates)), replace=False)
+        archive = [pool[i] for i in pick]
+        acc = np.asarray(self.accuracy.score_many(archive), dtype=float)
+        self.archive_ = list(zip(archive, acc.tolist()))
+        self.archive_true_ms_ = self.pool_ms_[pick]          # (M, devices)
+        self._fit_evaluator(archive, acc, rng, tick)
+        self._fit_generator(rng, tick)
+        self.seconds_ = time.perf_counter() - started
+        return self
+
+    def _fit_evaluator(self, archive: list[Any], acc: np.ndarray, rng: np.random.Generator,
+                       tick: Progress) -> None:
+        s = self.settings
+        feats = self.features(archive)
+        inputs = {n: torch.as_tensor(self._arch_input(d, archive, feats))
+                  for n, d in self.train_devices_.items()}
+        acc_t = torch.as_tensor(acc, dtype=torch.float32)
+        some = next(iter(self.train_devices_.values()))
+        self.evaluator_ = Evaluator(feats.shape[1] + 1, some.context(np.ones(1)).shape[1],
+                                    s.eval_hidden, s.eval_layers)
+        opt = torch.optim.Adam(self.evaluator_.parameters(), lr=1e-3, weight_decay=1e-5)
+        names = list(self.train_devices_)
+        per_step = min(4, len(names))
+        for step in range(s.eval_steps):
+            loss = 0.0
+            for name in rng.choice(names, size=per_step, replace=False):
+                k = self.sources_.index(name)
+                budgets = self.true_ranges_[name].sample(rng, 4)
+                ctx = torch.as_tensor(self.train_devices_[name].context(budgets))
+                idx = rng.choice(len(archive), size=min(256, len(archive)), replace=False)
+                scores = self.evaluator_.grid(inputs[name][idx], ctx)
+                cost = torch.as_tensor(self.archive_true_ms_[idx, k], dtype=torch.float32)
+                loss = loss + ranking_loss(scores, acc_t[idx], cost,
+                                           torch.as_tensor(budgets, dtype=torch.float32), s.loss)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            tick("evaluator", step + 1, s.eval_steps)
+        self.evaluator_.eval()
+        # score normalisation for the generator's reward (feasible archive pairs)
+        with torch.no_grad():
+            vals = []
+            for name, device in self.train_devices_.items():
+                k = self.sources_.index(name)
+                budgets = self.true_ranges_[name].spread(8)
+                grid = self.evaluator_.grid(inputs[name], torch.as_tensor(device.context(budgets))).numpy()
+                vals.append(grid[self.archive_true_ms_[:, k][None, :] <= budgets[:, None]])
+            ref = np.concatenate(vals)
+        self.score_mean_, self.score_std_ = float(ref.mean()), float(ref.std() or 1.0)
+
+    def score(self, device: DeviceModel, archs: Sequence[Any], budgets: np.ndarray) -> np.ndarray:
+        """R(alpha | B, device) for paired architectures and budgets."""
+        with torch.no_grad():
+            x = torch.as_tensor(self._arch_input(device, archs, self.features(archs)))
+            return self.evaluator_(x, torch.as_tensor(device.context(np.asarray(budgets, float)))).numpy()
+
+    def _fit_generator(self, rng: np.random.Generator, tick: Progress) -> None:
+        s = self.settings
+        names = list(self.train_devices_)
+        tasks: list[tuple[str, float]] = []
+        some = next(iter(self.train_devices_.values()))
+        self.generator_ = Generator([len(d.choices) for d in self.space.decisions()],
+                                    some.context(np.ones(1)).shape[1], s.gen_hidden)
+
+        def sample_tasks(r: np.random.Generator, n: int) -> np.ndarray:
+            start = len(tasks)
+            for name in r.choice(names, size=n):
+                tasks.append((str(name), float(self.true_ranges_[name].sample(r, 1)[0])))
+            return np.arange(start, start + n, dtype=float)
+
+        def context(ids: np.ndarray) -> np.ndarray:
+            keys = np.array([tasks[int(i)][0] for i in ids])
+            budgets = np.array([tasks[int(i)][1] for i in ids])
+            out = np.empty((len(ids), self.generator_.config["context_dim"]), dtype=np.float32)
+            for name in dict.fromkeys(keys.tolist()):
+                rows = np.flatnonzero(keys == name)
+                out[rows] = self.train_devices_[name].context(budgets[rows])
+            return out
+
+        def reward(indices: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            archs = [self.space.decode(list(row)) for row in indices.tolist()]
+            out, fits = np.empty(len(archs)), np.zeros(len(archs), dtype=bool)
+            keys = np.array([tasks[int(i)][0] for i in ids])
+            budgets = np.array([tasks[int(i)][1] for i in ids])
+            for name in dict.fromkeys(keys.tolist()):
+                rows = np.flatnonzero(keys == name)
+                sub = [archs[i] for i in rows]
+                costs = np.asarray(self.costs[name].cost_many(sub), dtype=float)
+                b = budgets[rows]
+                z = (self.score(self.train_devices_[name], sub, b) - self.score_mean_) / self.score_std_
+                over = np.log(np.minimum(costs, 1e30) / b)
+                ok = costs <= b
+                out[rows] = np.where(ok, np.clip(z, -3, 3),
+                                     INFEASIBLE_FLOOR - 4.0 * np.clip(over, 0, 2))
+                fits[rows] = ok
+            return out, fits
+
+        self.gen_fit_ = fit_generator(
+            self.generator_, reward, sample_tasks, context, steps=s.gen_steps,
+            budgets_per_step=s.gen_budgets, samples_per_budget=s.gen_samples, lr=s.gen_lr,
+            entropy=s.entropy, seed=s.seed, progress=lambda d, t: tick("generator", d, t))
+
+    # -- generation ------------------------------------------------------------
+    def generate(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
+                 candidates: int | None = None, rerank: int | None = None,
+                 archive: bool | None = None, seed: int = 0) -> Generation:
+        """The best ``n`` architectures whose *predicted* latency on ``device``,
+        times ``exp(safety * log_error)``, is at most ``budget``."""
+        if not hasattr(self, "generator_"):
+            raise RuntimeError("MultiDevicePNAG.generate needs a fitted model")
+        started = time.perf_counter()
+        s = self.settings
+        candidates = s.candidates if candidates is None else candidates
+        rerank = s.rerank if rerank is None else rerank
+        archive = s.archive if archive is None else archive
+        if isinstance(budget, (int, float)):
+            budget = Budget(float(budget), "ms")
+        value, note = device.feasible.check(budget)
+        margin = math.exp(self.safety * device.log_error)
+        rng = torch.Generator().manual_seed(seed)
+        pool: dict[Any, float] = {}
+        for attempt in range(3):
+            ctx = torch.as_tensor(device.context(np.full(max(candidates, 1), value)))
+            with torch.no_grad():
+                sampled, _, _ = self.generator_.sample(ctx, temperature=1.0 + 0.5 * attempt,
+                                                       generator=rng)
+                if attempt == 0:
+                    greedy, _, _ = self.generator_.sample(ctx[:1], greedy=True)
+                    sampled = torch.cat([greedy, sampled])
+            archs = list(dict.fromkeys(self.space.decode(list(r)) for r in sampled.tolist()))
+            costs = device.predict(archs)
+            pool.update({a: c for a, c in zip(archs, costs) if c * margin <= value})
+            if pool:
+                break
+        n_sampled = len(archs)
+        known: dict[Any, float] = {}
+        if archive:
+            listed = [a for a, _ in self.archive_]
+            for (arch, acc), cost in zip(self.archive_, device.predict(listed)):
+                if cost * margin <= value:
+                    pool.setdefault(arch, float(cost))
+                    known[arch] = acc
+        if not pool:
+            raise LatkitError(f"no architecture predicted under {budget} on {device.name} was found; "
+                              f"the predicted range is {device.feasible.describe()}")
+        ranked = list(pool)
+        scores = self.score(device, ranked, np.full(len(ranked), value))
+        order = np.argsort(-scores, kind="stable")
+        score_of = {ranked[i]: float(scores[i]) for i in range(len(ranked))}
+        held = set(self.accuracy.archs()) if hasattr(self.accuracy, "archs") else None
+        fresh = [ranked[i] for i in order if ranked[i] not in known
+                 and (held is None or ranked[i] in held)]
+        queried = fresh[:max(rerank, n)]
+        if queried:
+            for arch, v in zip(queried, np.asarray(self.accuracy.score_many(queried), dtype=float)):
+                known[arch] = float(v)
+        if rerank > 0 or archive:
+            chosen = sorted(known, key=lambda a: (-known[a], -score_of[a]))[:n]
+        else:
+            chosen = queried[:n]
+        if not chosen:
+            chosen = [ranked[i] for i in order[:n]]
+        picks = [Pick(a, float(pool[a]), known.get(a, float("nan")), score_of[a],
+                      "generator" if a in queried else "archive") for a in chosen]
+        return Generation(value, "ms", picks, note, n_sampled, len(pool), len(queried),
+                          time.perf_counter() - started)
