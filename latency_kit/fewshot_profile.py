@@ -104,6 +104,14 @@ class FewShotProfile(Profile):
     def lut_sum(self, arch: Any) -> float:
         return float(self.predict_many([arch])[0])
 
+    def lut_sum_many(self, archs: Sequence[Any]) -> np.ndarray:
+        """There is no block table; the transferred prediction stands in for its sum."""
+        return self.predict_many(archs)
+
+    @property
+    def predictor_kind(self) -> str:
+        return "fewshot"
+
     def __repr__(self) -> str:
         return (f"FewShotProfile({self.name!r}, space={self.meta.get('space')!r}, "
                 f"shots={len(self.data['measurements'])}, sources={len(self.data['sources'])})")

@@ -144,6 +144,12 @@ def test_cli_reference_and_fewshot(ofa_family, tmp_path):
     assert json.loads(built.output)["shots"] == 8
     profile = load_profile("phone-x")
     assert profile.predict(archs[0]) == pytest.approx(truth[archs[0]], rel=0.1)
+    other = next(a for a in truth if a not in archs)
+    predicted = _invoke("predict", "--device", "phone-x", "--arch", other, "--json")
+    assert predicted.exit_code == 0, predicted.output
+    row = json.loads(predicted.output)
+    assert row["predictor"] == "fewshot"
+    assert row["latency_ms"] == pytest.approx(profile.predict(other))
 
 
 def test_cli_errors(ofa_family, tmp_path):
