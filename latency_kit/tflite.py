@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+from .backends.litert_runner import quiet_fds
 from .errors import LatkitError, MissingExtraError
 
 PRECISIONS = ("fp32", "fp16")
@@ -57,33 +57,6 @@ def converter_version() -> str:
 
 
 @contextmanager
-def _quiet_fds() -> Iterator[None]:
-    """Silence the converter's progress bars and C++ logs; replay them on failure."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = [os.dup(1), os.dup(2)]
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        failed = False
-        try:
-            yield
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            if failed:
-                sink.seek(0)
-                sys.stderr.write(sink.read()[-4000:].decode(errors="replace"))
-
-
-@contextmanager
 def _atomic_target(path: Path) -> Iterator[str]:
     """A temporary file beside ``path`` that replaces it if the block succeeds."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -113,7 +86,7 @@ def convert_module(module, input_shape: tuple[int, ...], path: str | Path,
     module = module.eval()
     with torch.no_grad():
         out = module(torch.zeros(input_shape))
-    with _atomic_target(path) as tmp, _quiet_fds(), warnings.catch_warnings():
+    with _atomic_target(path) as tmp, quiet_fds(), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import litert_torch
 
@@ -155,7 +128,7 @@ def cached_tflite(spec, precision: str = "fp32", cache: str | Path | None = None
         return path
     if precision == "fp16":  # cast the cached float32 file instead of converting again
         fp32 = cached_tflite(spec, "fp32", cache)
-        with _atomic_target(path) as tmp, _quiet_fds():
+        with _atomic_target(path) as tmp, quiet_fds():
             shutil.copyfile(fp32, tmp)
             _cast_weights_fp16(tmp)
         return path

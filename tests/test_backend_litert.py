@@ -74,3 +74,22 @@ def test_unknown_precision_is_user_error() -> None:
 
     with pytest.raises(LatkitError, match="fp32, fp16"):
         LiteRTBackend(precision="int3")
+
+
+def test_export_whole_network_tflite(tmp_path) -> None:
+    """`latkit export --format tflite` writes a runnable whole network (smallest, 160 px)."""
+    from ai_edge_litert.interpreter import Interpreter
+    from click.testing import CliRunner
+
+    from latency_kit.cli import main
+
+    arch = "r160_" + "_".join(["k3e3-k3e3"] * 5)
+    out = tmp_path / "net.tflite"
+    result = CliRunner().invoke(main, ["export", "--format", "tflite", "--arch", arch,
+                                       "--resolution", "160", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    interpreter = Interpreter(model_path=str(out))
+    interpreter.allocate_tensors()
+    assert tuple(interpreter.get_input_details()[0]["shape"]) == (1, 160, 160, 3)
+    assert tuple(interpreter.get_output_details()[0]["shape"]) == (1, 1000)
+    interpreter.invoke()

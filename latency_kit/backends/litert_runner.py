@@ -22,8 +22,37 @@ import json
 import os
 import platform
 import sys
+import tempfile
 import time
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+
+@contextmanager
+def quiet_fds() -> Iterator[None]:
+    """Silence C++ logs on file descriptors 1 and 2; replay them if the block fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        failed = False
+        try:
+            yield
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            if failed:
+                sink.seek(0)
+                sys.stderr.write(sink.read()[-4000:].decode(errors="replace"))
 
 
 def load(path: str, threads: int = 1) -> Any:
@@ -31,7 +60,8 @@ def load(path: str, threads: int = 1) -> Any:
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_path=str(path), num_threads=int(threads))
+    with quiet_fds():  # "INFO: Created TensorFlow Lite XNNPACK delegate for CPU."
+        interpreter = Interpreter(model_path=str(path), num_threads=int(threads))
     interpreter.allocate_tensors()
     rng = np.random.default_rng(0)
     for detail in interpreter.get_input_details():
