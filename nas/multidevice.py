@@ -86,6 +86,22 @@ def _range(costs: np.ndarray) -> FeasibleRange:
     return FeasibleRange(float(costs.min()), float(costs.max()), "ms", quantiles)
 
 
+class PredictedCost(CostSource):
+    """A device's few-shot predicted latency as a cost source (ms)."""
+
+    unit = "ms"
+
+    def __init__(self, space: Any, device: DeviceModel):
+        super().__init__(space)
+        self.device = device
+
+    def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
+        return np.asarray(self.device.predict(list(archs)), dtype=float)
+
+    def identity(self) -> str:
+        return f"fewshot:{self.device.name}#{hash(self.device.embedding.tobytes()) & 0xffffffff:08x}"
+
+
 class MultiDevicePNAG:
     """A PNAG generator and evaluator shared by several devices (see module docs)."""
 
@@ -296,9 +312,14 @@ class MultiDevicePNAG:
     # -- generation ------------------------------------------------------------
     def generate(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
                  candidates: int | None = None, rerank: int | None = None,
-                 archive: bool | None = None, seed: int = 0) -> Generation:
+                 archive: bool | None = None, seed: int = 0,
+                 safety: float | None = None) -> Generation:
         """The best ``n`` architectures whose *predicted* latency on ``device``,
-        times ``exp(safety * log_error)``, is at most ``budget``."""
+        times ``exp(safety * log_error)``, is at most ``budget``.
+
+        ``safety`` (default: the model's) trades accuracy for the chance that
+        the real latency fits: 0 trusts the prediction, 1 keeps one
+        leave-one-out standard error of headroom."""
         if not hasattr(self, "generator_"):
             raise RuntimeError("MultiDevicePNAG.generate needs a fitted model")
         started = time.perf_counter()
@@ -309,7 +330,7 @@ class MultiDevicePNAG:
         if isinstance(budget, (int, float)):
             budget = Budget(float(budget), "ms")
         value, note = device.feasible.check(budget)
-        margin = math.exp(self.safety * device.log_error)
+        margin = math.exp((self.safety if safety is None else safety) * device.log_error)
         rng = torch.Generator().manual_seed(seed)
         pool: dict[Any, float] = {}
         for attempt in range(3):
