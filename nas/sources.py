@@ -12,11 +12,17 @@ better; cost is in the source's ``unit`` (``"ms"`` or ``"madds"``).
 
 from __future__ import annotations
 
+import csv
+import hashlib
+import json
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from latency_kit.errors import LatkitError
 from latency_kit.spaces import SearchSpace
 
 
@@ -63,3 +69,156 @@ class CostSource(ABC):
     def identity(self) -> str:
         """A stable string that changes when the costs would (for caching)."""
         return type(self).__name__
+
+    def known_range(self) -> tuple[float, float] | None:
+        """Exact (min, max) cost over the space when the source knows it, else ``None``."""
+        return None
+
+
+# -- shared helpers of the concrete sources ---------------------------------------
+
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run small torch work (proxies, MAC counting) on one intra-op thread.
+
+    Tiny networks gain nothing from more threads, and on a busy 2-core machine
+    two threads ran them 7-80x slower than one (spin-waiting on each other).
+    """
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def file_digest(path: str | Path) -> str:
+    """A short content hash of a file, for source identities (cache keys)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:16]
+
+
+def mapping_digest(space: SearchSpace, values: Mapping[Any, float]) -> str:
+    """A short hash of an {architecture: value} mapping (order-independent)."""
+    lines = sorted(f"{space.format(a)}\t{float(v)!r}" for a, v in values.items())
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def read_arch_table(path: str | Path, space: SearchSpace) -> dict[Any, float]:
+    """Read a per-architecture table: CSV or JSON lines with fields ``arch`` and ``value``.
+
+    CSV needs a header row naming ``arch`` and ``value`` (other columns are
+    ignored). In JSON lines, ``arch`` is the space's string form or its JSON
+    form. Architectures are parsed in ``space``, so two spellings of one
+    architecture are one entry; a repeated architecture is an error.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LatkitError(f"table {path} does not exist; give table:PATH of a CSV or JSON-lines file")
+    rows = list(_json_rows(path) if _looks_like_json(path) else _csv_rows(path))
+    if not rows:
+        raise LatkitError(f"table {path} has no rows; it needs fields arch and value")
+    table: dict[Any, float] = {}
+    for where, arch_field, value_field in rows:
+        try:
+            arch = (space.from_json(arch_field) if isinstance(arch_field, dict)
+                    else space.parse(str(arch_field)))
+        except LatkitError as exc:
+            raise LatkitError(f"{path}:{where}: bad {space.name} architecture: {exc}") from None
+        try:
+            value = float(value_field)
+        except (TypeError, ValueError):
+            raise LatkitError(f"{path}:{where}: value {value_field!r} is not a number") from None
+        if not np.isfinite(value):
+            raise LatkitError(f"{path}:{where}: value {value_field!r} is not finite")
+        if arch in table:
+            raise LatkitError(f"{path}:{where}: architecture {space.format(arch)} appears twice")
+        table[arch] = value
+    return table
+
+
+def _looks_like_json(path: Path) -> bool:
+    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
+        return True
+    if path.suffix.lower() == ".csv":
+        return False
+    with open(path) as handle:
+        return handle.read(1).lstrip().startswith("{")
+
+
+def _json_rows(path: Path) -> Iterator[tuple[int, Any, Any]]:
+    with open(path) as handle:
+        for number, line in enumerate(handle, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise LatkitError(f"{path}:{number}: not a JSON line ({exc.msg})") from None
+            if not isinstance(row, dict) or "arch" not in row or "value" not in row:
+                raise LatkitError(f"{path}:{number}: each JSON line needs fields arch and value")
+            yield number, row["arch"], row["value"]
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, Any, Any]]:
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = [f.strip() for f in reader.fieldnames or []]
+        if "arch" not in fields or "value" not in fields:
+            raise LatkitError(f"{path}: the CSV header must name the columns arch and value, "
+                              f"got {fields}")
+        reader.fieldnames = fields
+        for number, row in enumerate(reader, 2):
+            yield number, row["arch"].strip(), row["value"]
+
+
+class ArchTableMixin:
+    """Per-architecture values for the table sources (``table:PATH`` or a mapping).
+
+    ``values`` maps architectures to floats; ``origin`` is the resolved file
+    path (or ``"mapping"``) and ``digest`` a hash of the content, both part of
+    the source's identity.
+    """
+
+    space: SearchSpace
+
+    def __init__(self, space: SearchSpace, values: Mapping[Any, float], origin: str, digest: str):
+        super().__init__(space)  # type: ignore[call-arg]  # the source base class
+        self.values: dict[Any, float] = dict(values)
+        self.origin, self.digest = origin, digest
+
+    @classmethod
+    def from_file(cls, path: str | Path, space: SearchSpace):
+        """The table in a CSV or JSON-lines file (see :func:`read_arch_table`)."""
+        path = Path(path)
+        return cls(space, read_arch_table(path, space), str(path.resolve()), file_digest(path))
+
+    @classmethod
+    def from_mapping(cls, space: SearchSpace, values: Mapping[Any, float]):
+        """A table from ``{architecture or its string form: value}`` held in memory."""
+        parsed = {space.parse(k) if isinstance(k, str) else k: float(v) for k, v in values.items()}
+        return cls(space, parsed, "mapping", mapping_digest(space, parsed))
+
+    def lookup_many(self, archs: Sequence[Any]) -> np.ndarray:
+        out = np.empty(len(archs), dtype=float)
+        for i, arch in enumerate(archs):
+            try:
+                out[i] = self.values[arch]
+            except KeyError:
+                raise LatkitError(
+                    f"architecture {self.space.format(arch)} is not in table {self.origin} "
+                    f"({len(self.values)} entries); add it to the table or use another source"
+                ) from None
+        return out
+
+    def archs(self) -> list[Any]:
+        """Every architecture the table holds (in file order)."""
+        return list(self.values)
+
+    def table_identity(self, kind: str) -> str:
+        return f"{kind}:{self.origin}#{self.digest}"

@@ -1,0 +1,132 @@
+"""Cost sources: how expensive an architecture is, in ms or MAdds.
+
+* :class:`ProfileCost` -- a device profile's latency predictor (``--device NAME``), ms;
+* :class:`TableCost` -- a per-architecture table (``table:PATH``), ms;
+* :class:`MAddsCost` -- multiply-adds counted on the real network (``madds``).
+
+:func:`resolve_cost` turns the CLI's ``--device``/``--cost`` pair into one of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from latency_kit.errors import LatkitError
+from latency_kit.spaces import SearchSpace
+
+from .sources import ArchTableMixin, CostSource, file_digest, one_torch_thread
+
+COST_FORMS = "table:PATH (per-architecture ms) or madds"
+# Files of a profile directory that determine its predictions.
+_PROFILE_FILES = ("profile.json", "lut.json", "calibration.json", "predictor.json")
+
+
+class ProfileCost(CostSource):
+    """Predicted latency (ms) from a device profile (``latency_kit.load_profile``)."""
+
+    unit = "ms"
+
+    def __init__(self, space: SearchSpace | None, profile: Any):
+        self.profile = profile
+        space = space if space is not None else profile.space
+        _check_profile_covers(profile, space)
+        super().__init__(space)
+
+    @classmethod
+    def load(cls, name: str, space: SearchSpace | None = None) -> "ProfileCost":
+        """The profile stored as ``name`` (or at that path); ``space`` defaults to its own."""
+        from latency_kit import load_profile
+
+        return cls(space, load_profile(name))
+
+    def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
+        return np.asarray(self.profile.predict_many(list(archs)), dtype=float)
+
+    def identity(self) -> str:
+        path = Path(self.profile.path)
+        parts = [f"{name}={file_digest(path / name)}" for name in _PROFILE_FILES
+                 if (path / name).is_file()]
+        return f"profile:{path.resolve()}#" + ",".join(parts)
+
+
+def _check_profile_covers(profile: Any, space: SearchSpace) -> None:
+    own = getattr(profile, "space", None)
+    if own is not None and own.name != space.name:
+        raise LatkitError(f"profile {profile.name!r} was measured for space {own.name}, not "
+                          f"{space.name}; pass --space {own.name} or profile this space")
+    lut = getattr(profile, "lut", None)
+    if lut is None or own == space:
+        return
+    missing = [b.key for b in space.all_blocks() if b.key not in lut]
+    if missing:
+        raise LatkitError(
+            f"profile {profile.name!r} lacks {len(missing)} blocks of {space!r} (e.g. {missing[0]}); "
+            "re-run `latkit profile` with the same --space and --resolution options")
+
+
+class TableCost(ArchTableMixin, CostSource):
+    """Latency (ms) per architecture from a CSV or JSON-lines table.
+
+    ``TableCost.from_file(path, space)`` or ``TableCost.from_mapping(space, {arch: ms})``.
+    """
+
+    unit = "ms"
+
+    def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
+        return self.lookup_many(archs)
+
+    def identity(self) -> str:
+        return self.table_identity("table")
+
+    def known_range(self) -> tuple[float, float] | None:
+        values = list(self.values.values())
+        return (min(values), max(values))
+
+
+class MAddsCost(CostSource):
+    """Multiply-adds of one inference at batch 1 (``space.macs``), unit ``"madds"``.
+
+    Counts are cached per block by the space, and per architecture here, so
+    scoring many architectures costs one dictionary lookup per block.
+    """
+
+    unit = "madds"
+
+    def __init__(self, space: SearchSpace):
+        super().__init__(space)
+        self._cache: dict[Any, float] = {}
+
+    def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
+        out = np.empty(len(archs), dtype=float)
+        with one_torch_thread():
+            for i, arch in enumerate(archs):
+                value = self._cache.get(arch)
+                if value is None:
+                    value = self._cache[arch] = float(self.space.macs(arch))
+                out[i] = value
+        return out
+
+    def identity(self) -> str:
+        return f"madds:{self.space!r}"
+
+
+def resolve_cost(spec: str | None, device: str | None, space: SearchSpace | None) -> CostSource:
+    """The cost source for ``--device NAME`` or ``--cost SPEC`` (exactly one of them).
+
+    With ``device``, ``space`` may be ``None`` to use the profile's own space.
+    """
+    if (spec is None) == (device is None):
+        raise LatkitError(f"give exactly one of --device NAME or --cost SPEC ({COST_FORMS})")
+    if device is not None:
+        return ProfileCost.load(device, space)
+    if space is None:
+        raise LatkitError("a --cost source needs a search space; pass --space")
+    text = spec.strip()
+    if text.lower() in ("madds", "macs", "flops"):
+        return MAddsCost(space)
+    if text.startswith("table:") and len(text) > len("table:"):
+        return TableCost.from_file(text[len("table:"):], space)
+    raise LatkitError(f"unknown cost source {spec!r}; use --device NAME or --cost {COST_FORMS}")
