@@ -51,7 +51,7 @@ from latency_kit.units import Budget
 from .budget import BudgetContext, FeasibleRange
 from .evaluator import Evaluator, ranking_loss
 from .generator import Generator, fit_generator
-from .pnag import INFEASIBLE_FLOOR, Generation, Pick, Settings
+from .pnag import INFEASIBLE_FLOOR, PNAG, Generation, Settings
 from .sources import AccuracySource, CostSource
 
 Progress = Callable[[str, int, int], None]
@@ -311,70 +311,50 @@ class MultiDevicePNAG:
 
     # -- generation ------------------------------------------------------------
     def generate(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
-                 candidates: int | None = None, rerank: int | None = None,
-                 archive: bool | None = None, seed: int = 0,
-                 safety: float | None = None) -> Generation:
+                 safety: float | None = None, **options: Any) -> Generation:
         """The best ``n`` architectures whose *predicted* latency on ``device``,
         times ``exp(safety * log_error)``, is at most ``budget``.
 
         ``safety`` (default: the model's) trades accuracy for the chance that
         the real latency fits: 0 trusts the prediction, 1 keeps one
-        leave-one-out standard error of headroom."""
+        leave-one-out standard error of headroom. Other options are those of
+        :meth:`nas.pnag.PNAG.generate` (candidates, rerank, archive, seed),
+        which does the sampling, filtering and reranking.
+        """
         if not hasattr(self, "generator_"):
             raise RuntimeError("MultiDevicePNAG.generate needs a fitted model")
-        started = time.perf_counter()
-        s = self.settings
-        candidates = s.candidates if candidates is None else candidates
-        rerank = s.rerank if rerank is None else rerank
-        archive = s.archive if archive is None else archive
-        if isinstance(budget, (int, float)):
-            budget = Budget(float(budget), "ms")
-        value, note = device.feasible.check(budget)
         margin = math.exp((self.safety if safety is None else safety) * device.log_error)
-        rng = torch.Generator().manual_seed(seed)
-        pool: dict[Any, float] = {}
-        for attempt in range(3):
-            ctx = torch.as_tensor(device.context(np.full(max(candidates, 1), value)))
-            with torch.no_grad():
-                sampled, _, _ = self.generator_.sample(ctx, temperature=1.0 + 0.5 * attempt,
-                                                       generator=rng)
-                if attempt == 0:
-                    greedy, _, _ = self.generator_.sample(ctx[:1], greedy=True)
-                    sampled = torch.cat([greedy, sampled])
-            archs = list(dict.fromkeys(self.space.decode(list(r)) for r in sampled.tolist()))
-            costs = device.predict(archs)
-            pool.update({a: c for a, c in zip(archs, costs) if c * margin <= value})
-            if pool:
-                break
-        n_sampled = len(archs)
-        known: dict[Any, float] = {}
-        if archive:
-            listed = [a for a, _ in self.archive_]
-            for (arch, acc), cost in zip(self.archive_, device.predict(listed)):
-                if cost * margin <= value:
-                    pool.setdefault(arch, float(cost))
-                    known[arch] = acc
-        if not pool:
-            raise LatkitError(f"no architecture predicted under {budget} on {device.name} was found; "
-                              f"the predicted range is {device.feasible.describe()}")
-        ranked = list(pool)
-        scores = self.score(device, ranked, np.full(len(ranked), value))
-        order = np.argsort(-scores, kind="stable")
-        score_of = {ranked[i]: float(scores[i]) for i in range(len(ranked))}
-        held = set(self.accuracy.archs()) if hasattr(self.accuracy, "archs") else None
-        fresh = [ranked[i] for i in order if ranked[i] not in known
-                 and (held is None or ranked[i] in held)]
-        queried = fresh[:max(rerank, n)]
-        if queried:
-            for arch, v in zip(queried, np.asarray(self.accuracy.score_many(queried), dtype=float)):
-                known[arch] = float(v)
-        if rerank > 0 or archive:
-            chosen = sorted(known, key=lambda a: (-known[a], -score_of[a]))[:n]
-        else:
-            chosen = queried[:n]
-        if not chosen:
-            chosen = [ranked[i] for i in order[:n]]
-        picks = [Pick(a, float(pool[a]), known.get(a, float("nan")), score_of[a],
-                      "generator" if a in queried else "archive") for a in chosen]
-        return Generation(value, "ms", picks, note, n_sampled, len(pool), len(queried),
-                          time.perf_counter() - started)
+        view = _DeviceView(self, device, margin)
+        result = view.generate(budget, n, **options)
+        for pick in result.picks:
+            pick.cost /= margin
+        return result
+
+
+class _MarginCost(PredictedCost):
+    """Predicted latency times a safety margin: what must fit the budget."""
+
+    def __init__(self, space: Any, device: DeviceModel, margin: float):
+        super().__init__(space, device)
+        self.margin = margin
+
+    def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
+        return super().cost_many(archs) * self.margin
+
+
+class _DeviceView(PNAG):
+    """The shared model seen as a fitted single-device PNAG for ``device``."""
+
+    def __init__(self, model: MultiDevicePNAG, device: DeviceModel, margin: float):
+        super().__init__(model.space, _MarginCost(model.space, device, margin), model.accuracy,
+                         model.settings)
+        self.model, self.device = model, device
+        self.generator_, self.evaluator_ = model.generator_, model.evaluator_
+        self.context_, self.feasible_ = device.context, device.feasible
+        listed = [a for a, _ in model.archive_]
+        costs = self.lookups.cost_many(listed)
+        self.archive_ = [(a, acc, float(c)) for (a, acc), c in zip(model.archive_, costs)]
+        self.fallback_ = listed[int(np.argmin(costs))]
+
+    def features(self, archs: Sequence[Any]) -> np.ndarray:
+        return self.model._arch_input(self.device, archs, self.model.features(archs))
