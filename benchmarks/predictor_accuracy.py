@@ -1,0 +1,241 @@
+"""Predictor accuracy on held-out ofa-mbv3 networks (ONNX Runtime, this CPU).
+
+For one thread count and one or more resolutions it:
+
+1. builds (or reuses) a profile with ``--calibration`` calibration networks,
+   exactly as ``latkit profile --calibrate N`` does, timing the build;
+2. samples ``--heldout`` networks per resolution that are not calibration
+   networks and measures their ground truth in ``--passes`` separate
+   processes, each taking the median of ``--rounds`` interleaved rounds; the
+   truth is the median over processes (cached, so reruns only add what is
+   missing);
+3. prints, per resolution, the calibrated predictor next to the raw LUT sum
+   and a MACs-linear fit on the same calibration networks (within ±5%, ±10%,
+   RMSE, Kendall tau), a learning curve over the number of calibration
+   networks, a cross-validated comparison of models and feature sets on the
+   calibration networks (``--cv``), and the noise floor: how well one
+   process's measurement agrees with the other processes' median.
+
+Examples::
+
+    python benchmarks/predictor_accuracy.py                       # 1 thread, 224 px
+    python benchmarks/predictor_accuracy.py --threads 2
+    python benchmarks/predictor_accuracy.py --resolution 160
+    python benchmarks/predictor_accuracy.py --resolution 160 --resolution 224 --cv
+    python benchmarks/predictor_accuracy.py --passes 1 --skip-noise-floor   # cheaper
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from latency_kit.api import build_profile
+from latency_kit.backends import open_backend
+from latency_kit.calibration import measure_archs, sample_archs
+from latency_kit.jsonio import read_json, write_json
+from latency_kit.paths import cache_dir
+from latency_kit.predictor import DEFAULT_FEATURES, LatencyPredictor, fit_predictor
+from latency_kit.spaces import get_space
+from latency_kit.validation import baselines, metrics
+
+HELDOUT_SEED = 1000
+TARGETS = "targets: >=99% within ±10%, >=90% within ±5%, Kendall tau >= 0.95"
+# Candidate (model, feature set) pairs compared by cross-validation.
+FEATURE_SETS = {
+    "lut": ("lut",),
+    "lut+res": ("lut", "lut_x_res", "resolution"),
+    "lut+macs": ("lut", "macs"),
+    "lut+macs+params+act": ("lut", "macs", "params", "act", "blocks"),
+    "groups": DEFAULT_FEATURES[1:8],
+    "lut+groups+res (default)": DEFAULT_FEATURES,
+    "groups+macs+act+res": (*DEFAULT_FEATURES, "macs", "act", "resolution"),
+}
+MODELS = {
+    "ridge": dict(model="ridge", alpha=1e-3),
+    "ridge a=0.1": dict(model="ridge", alpha=0.1),
+    "ridge abs-err": dict(model="ridge", alpha=1e-3, relative=False),
+    "huber": dict(model="huber", alpha=1e-3),
+    "gbr": dict(model="gbr"),
+}
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# -- ground truth over separate processes -------------------------------------------
+def measure_pass(args: argparse.Namespace) -> None:
+    """Child process: measure the archs in ``--archs-file`` once, write medians."""
+    space = get_space("ofa-mbv3", resolutions=tuple(args.resolution))
+    archs = [space.parse(t) for t in json.loads(Path(args.archs_file).read_text())]
+    backend = open_backend("cpu", threads=args.threads)
+    stats = measure_archs(backend, space, archs, rounds=args.rounds)
+    write_json(args.pass_out, {"pid": os.getpid(), "time": time.time(),
+                               "medians": {space.format(a): s.median_ms for a, s in zip(archs, stats)}})
+
+
+def ground_truth(texts: list[str], args: argparse.Namespace, path: Path) -> dict[str, list[float]]:
+    """Per arch, the medians of each process that measured it (cached in ``path``)."""
+    data = read_json(path, "truth cache") if path.exists() else {"passes": []}
+    passes = data["passes"]
+    need = [t for t in texts if sum(t in p["medians"] for p in passes) < args.passes]
+    while need:
+        have = min(sum(t in p["medians"] for p in passes) for t in need)
+        log(f"ground truth: process {have + 1}/{args.passes} measuring {len(need)} networks, "
+            f"{args.rounds} interleaved rounds")
+        tmp = path.with_suffix(".archs.json")
+        out = path.with_suffix(".pass.json")
+        tmp.write_text(json.dumps(need))
+        cmd = [sys.executable, __file__, "--measure-pass", "--archs-file", str(tmp),
+               "--pass-out", str(out), "--threads", str(args.threads), "--rounds", str(args.rounds)]
+        for r in args.resolution:
+            cmd += ["--resolution", str(r)]
+        subprocess.run(cmd, check=True)
+        passes.append(read_json(out, "pass result"))
+        write_json(path, data)
+        out.unlink()
+        tmp.unlink()
+        need = [t for t in texts if sum(t in p["medians"] for p in passes) < args.passes]
+    return {t: [p["medians"][t] for p in passes if t in p["medians"]] for t in texts}
+
+
+def noise_floor(per_pass: dict[str, list[float]]) -> dict[str, float] | None:
+    """How well one process agrees with the median of the other processes."""
+    rel, spread = [], []
+    for values in per_pass.values():
+        if len(values) < 2:
+            continue
+        spread.append(max(values) / min(values) - 1)
+        for i, v in enumerate(values):
+            rest = float(np.median(values[:i] + values[i + 1:]))
+            rel.append(abs(v - rest) / rest)
+    if not rel:
+        return None
+    rel_a = np.array(rel)
+    return {"processes": max(len(v) for v in per_pass.values()),
+            "within_5pct": float(np.mean(rel_a <= 0.05)), "within_10pct": float(np.mean(rel_a <= 0.10)),
+            "median_dev": float(np.median(rel_a)), "max_dev": float(rel_a.max()),
+            "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
+
+
+# -- evaluation ---------------------------------------------------------------------
+def row(name: str, m: dict[str, float]) -> str:
+    return (f"| {name} | {100 * m['within_5pct']:.1f}% | {100 * m['within_10pct']:.1f}% | "
+            f"{m['rmse_ms']:.3f} | {m['kendall_tau']:.3f} |")
+
+
+HEADER = "| method | within ±5% | within ±10% | RMSE ms | Kendall τ |\n|---|---|---|---|---|"
+
+
+def cross_validate(profile, entries, folds: int = 5, repeats: int = 3) -> list[tuple[str, str, dict]]:
+    """K-fold CV on the calibration networks for every (model, features) pair."""
+    from sklearn.model_selection import RepeatedKFold, cross_val_predict
+
+    archs = [profile.parse_arch(e["arch"]) for e in entries]
+    y = np.array([e["stats"]["median_ms"] for e in entries])
+    out = []
+    for fname, feats in FEATURE_SETS.items():
+        X = profile.features.transform(archs, feats)
+        for mname, params in MODELS.items():
+            scores = []
+            for rep in range(repeats):
+                cv = RepeatedKFold(n_splits=folds, n_repeats=1, random_state=rep)
+                pred = cross_val_predict(LatencyPredictor(features=feats, **params), X, y, cv=cv)
+                scores.append(metrics(y, pred))
+            out.append((mname, fname, {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}))
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--resolution", type=int, action="append")
+    parser.add_argument("--heldout", type=int, default=30, help="held-out networks per resolution")
+    parser.add_argument("--calibration", type=int, default=80, help="calibration networks measured")
+    parser.add_argument("--curve", default="10,20,40,80", help="learning-curve sizes")
+    parser.add_argument("--use", type=int, default=None,
+                        help="calibration networks for the main table (default: latkit's default)")
+    parser.add_argument("--passes", type=int, default=3, help="separate processes for ground truth")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per process")
+    parser.add_argument("--skip-noise-floor", action="store_true",
+                        help="measure ground truth in one process only (sets --passes 1)")
+    parser.add_argument("--cv", action="store_true", help="cross-validate models and feature sets")
+    parser.add_argument("--cache", type=Path, default=None, help="where profiles and truth are cached")
+    parser.add_argument("--measure-pass", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--archs-file", help=argparse.SUPPRESS)
+    parser.add_argument("--pass-out", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    args.resolution = sorted(set(args.resolution or [224]))
+    if args.measure_pass:
+        return measure_pass(args)
+    if args.skip_noise_floor:
+        args.passes = 1
+    from latency_kit.calibration import DEFAULT_CALIBRATION
+
+    use = args.use or DEFAULT_CALIBRATION
+    tag = f"{args.threads}t-r{'-'.join(map(str, args.resolution))}"
+    cache = args.cache or cache_dir() / "bench-predictor"
+    cache.mkdir(parents=True, exist_ok=True)
+
+    started = time.perf_counter()
+    profile = build_profile("cpu", resolutions=args.resolution, out=cache / f"profile-{tag}",
+                            threads=args.threads, calibrate=args.calibration)
+    log(f"profile ready in {time.perf_counter() - started:.0f} s this run "
+        f"(stored build time {profile.meta.get('build_seconds')} s, LUT + {args.calibration} networks)")
+    entries = profile.calibration()[:args.calibration]
+    space = profile.space
+    heldout = sample_archs(space, args.heldout * len(args.resolution), HELDOUT_SEED,
+                           exclude=[e["arch"] for e in entries])
+    texts = [space.format(a) for a in heldout]
+    per_pass = ground_truth(texts, args, cache / f"truth-{args.threads}t.json")
+    truth = np.array([np.median(per_pass[t]) for t in texts])
+
+    fp = profile.meta.get("fingerprint", {})
+    print(f"# Predictor accuracy: ofa-mbv3, ONNX Runtime {fp.get('runtime_version')}, "
+          f"{args.threads} thread(s), {fp.get('cpu_model', '?')}\n")
+    print(f"Held-out: {args.heldout} networks per resolution (seed {HELDOUT_SEED}, none in the "
+          f"calibration set); truth = median over {args.passes} process(es) of the median of "
+          f"{args.rounds} interleaved rounds. Profile build {profile.meta.get('build_seconds')} s "
+          f"(LUT + {len(entries)} calibration networks). {TARGETS}.\n")
+    res_of = np.array([a.resolution for a in heldout])
+    for res in args.resolution:
+        mask = res_of == res
+        archs = [a for a, m in zip(heldout, mask) if m]
+        print(f"## {res} px, {use} calibration networks\n\n{HEADER}")
+        pred = fit_predictor(profile.features, entries[:use]).predict_archs(profile.features, archs)
+        print(row(f"predictor ({use} nets)", metrics(truth[mask], pred)))
+        for name, values in baselines(profile, entries[:use], archs).items():
+            print(row(name, metrics(truth[mask], values)))
+        print(f"\nLearning curve ({res} px):\n\n{HEADER}")
+        for n in [int(x) for x in args.curve.split(",") if int(x) <= len(entries)]:
+            p = fit_predictor(profile.features, entries[:n]).predict_archs(profile.features, archs)
+            print(row(f"predictor, {n} calibration nets", metrics(truth[mask], p)))
+        print()
+    floor = noise_floor(per_pass)
+    if floor:
+        print(f"## Noise floor ({floor['processes']} processes, same networks)\n")
+        print("One process's median against the median of the others:")
+        print(f"within ±5% {100 * floor['within_5pct']:.1f}%, within ±10% "
+              f"{100 * floor['within_10pct']:.1f}%, median |dev| {100 * floor['median_dev']:.1f}%, "
+              f"max |dev| {100 * floor['max_dev']:.1f}%; spread max/min-1 per network: median "
+              f"{100 * floor['median_spread']:.1f}%, max {100 * floor['max_spread']:.1f}%\n")
+    if args.cv:
+        print(f"## Cross-validation on the {len(entries)} calibration networks "
+              "(5-fold, 3 repeats, mean)\n")
+        print("| model | features | within ±5% | within ±10% | RMSE ms | Kendall τ |\n|---|---|---|---|---|---|")
+        for mname, fname, m in cross_validate(profile, entries):
+            print(row(f"{mname} | {fname}", m))
+        print()
+    print(f"Measured in {time.perf_counter() - started:.0f} s.")
+
+
+if __name__ == "__main__":
+    main()

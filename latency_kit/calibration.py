@@ -1,0 +1,162 @@
+"""Whole-network calibration measurements, stored with a profile.
+
+The predictor learns the gap between the LUT sum and the real network from a
+few seeded random architectures measured end to end. Only the measurements
+are stored (never a fitted model), so the predictor is refit identically by
+any scikit-learn version. File ``calibration.json`` (schema
+``latkit.calibration`` version 1)::
+
+    {
+      "schema": "latkit.calibration", "version": 1, "unit": "ms",
+      "seed": 0, "rounds": 3, "settings": {...MeasureSettings...},
+      "entries": [{"arch": "r224_k3e4-...", "stats": {...LatencyStats...}}, ...]
+    }
+
+Each architecture's value is the median of ``rounds`` per-round medians,
+measured interleaved with the other networks of its chunk (see
+:func:`latency_kit.engine.measure_interleaved`). Finished chunks go to
+``calibration.jsonl`` first, so an interrupted run resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import journal
+from .backends.base import Backend
+from .engine import MeasureSettings, measure_interleaved
+from .errors import CorruptFileError
+from .jsonio import read_json, write_json
+from .spaces import SearchSpace
+from .stats import LatencyStats
+
+SCHEMA = "latkit.calibration"
+VERSION = 1
+FILE = "calibration.json"
+JOURNAL = "calibration.jsonl"
+# Whole networks last 3-30 ms here: one timed run per sample, a longer warm-up.
+SETTINGS = MeasureSettings(warmup_ms=100.0, repeats=10, batch_ms=1.0)
+ROUNDS = 3
+CHUNK = 10
+# Calibration networks `latkit profile` measures by default (see the learning
+# curve in benchmarks/results_predictor.md).
+DEFAULT_CALIBRATION = 30
+
+
+def sample_archs(space: SearchSpace, n: int, seed: int = 0,
+                 exclude: Sequence[str] = ()) -> list[Any]:
+    """``n`` distinct seeded random architectures, cycling through the resolutions.
+
+    Prefix-stable: the first ``k`` of ``sample_archs(s, n, seed)`` are
+    ``sample_archs(s, k, seed)``, so a profile can add calibration networks
+    later. Architectures whose string is in ``exclude`` are skipped.
+    """
+    rng = np.random.default_rng(seed)
+    names = [d.name for d in space.decisions()]
+    res_pos = names.index("resolution") if "resolution" in names else None
+    res_count = len(space.decisions()[res_pos].choices) if res_pos is not None else 1
+    seen = set(exclude)
+    out: list[Any] = []
+    attempts = 0
+    while len(out) < n:
+        attempts += 1
+        if attempts > 100 * n + 100:
+            raise ValueError(f"space {space.name} has fewer than {n} distinct architectures to sample")
+        arch = space.sample(rng)
+        if res_pos is not None:
+            index = space.encode(arch)
+            index[res_pos] = len(out) % res_count
+            arch = space.decode(index)
+        text = space.format(arch)
+        if text not in seen:
+            seen.add(text)
+            out.append(arch)
+    return out
+
+
+def measure_archs(backend: Backend, space: SearchSpace, archs: Sequence[Any], batch: int = 1,
+                  rounds: int = ROUNDS, settings: MeasureSettings = SETTINGS, chunk: int = CHUNK,
+                  journal_path: Path | None = None, known: dict[str, LatencyStats] | None = None,
+                  progress: Callable[[int, int, str], None] | None = None) -> list[LatencyStats]:
+    """Measure whole networks end to end, ``chunk`` at a time, interleaved.
+
+    With ``journal_path``, finished chunks are journaled and networks already
+    in the journal are not measured again; nor are those in ``known``.
+    """
+    from .api import arch_spec
+
+    texts = [space.format(a) for a in archs]
+    done = dict(known or {})
+    if journal_path:
+        done.update((k, LatencyStats.from_dict(r["stats"]))
+                    for k, r in journal.read_journal(journal_path, "arch").items())
+    todo = [i for i, t in enumerate(texts) if t not in done]
+    if progress:
+        progress(len(archs) - len(todo), len(archs), "")
+    for start in range(0, len(todo), chunk):
+        part = todo[start:start + chunk]
+        specs = [arch_spec(space, archs[i], batch) for i in part]
+        for i, stats in zip(part, measure_interleaved(backend, specs, rounds, settings)):
+            done[texts[i]] = stats
+            if journal_path:
+                journal.append(journal_path, {"arch": texts[i], "stats": stats.to_dict()})
+        if progress:
+            progress(len(archs) - len(todo) + start + len(part), len(archs), texts[part[-1]])
+    return [done[t] for t in texts]
+
+
+def read_calibration(path: Path) -> list[dict[str, Any]]:
+    """The entries of a calibration file (``[]`` when absent)."""
+    if not path.exists():
+        return []
+    data = read_json(path, "calibration file")
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise CorruptFileError(f"{path} is not a latkit calibration file")
+    if data.get("version") != VERSION:
+        raise CorruptFileError(f"{path} has calibration version {data.get('version')}; "
+                               f"this latkit reads version {VERSION}")
+    return list(data.get("entries", []))
+
+
+def write_calibration(path: Path, entries: Sequence[dict[str, Any]], **info: Any) -> None:
+    write_json(path, {"schema": SCHEMA, "version": VERSION, "unit": "ms", **info,
+                      "entries": list(entries)})
+
+
+def calibrate(profile_dir: Path, space: SearchSpace, backend: Backend, n: int, seed: int = 0,
+              batch: int = 1, rounds: int = ROUNDS, settings: MeasureSettings = SETTINGS,
+              progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+    """Measure ``n`` seeded calibration networks into ``profile_dir/calibration.json``.
+
+    Networks already stored (same architecture string) are reused, so asking
+    for more later only measures the new ones. Returns the entries.
+    """
+    path, journal_path = profile_dir / FILE, profile_dir / JOURNAL
+    stored = {e["arch"]: e for e in read_calibration(path)}
+    archs = sample_archs(space, n, seed)
+    stats = measure_archs(backend, space, archs, batch, rounds, settings, journal_path=journal_path,
+                          known={t: LatencyStats.from_dict(e["stats"]) for t, e in stored.items()},
+                          progress=progress)
+    entries = [{"arch": space.format(a), "stats": s.to_dict()} for a, s in zip(archs, stats)]
+    new = {e["arch"] for e in entries}
+    extra = [e for t, e in stored.items() if t not in new]
+    write_calibration(path, entries + extra, seed=seed, rounds=rounds, settings=settings.to_dict())
+    journal_path.unlink(missing_ok=True)
+    return entries + extra
+
+
+def calibration_step(backend: Backend, n: int, seed: int = 0, rounds: int = ROUNDS,
+                     settings: MeasureSettings = SETTINGS,
+                     progress: Callable[[int, int, str], None] | None = None):
+    """An ``after_lut`` hook for :func:`latency_kit.profiler.profile_blocks`."""
+
+    def step(profile) -> None:
+        if n > 0:
+            batch = int(profile.meta.get("fingerprint", {}).get("batch", 1))
+            calibrate(profile.path, profile.space, backend, n, seed, batch, rounds, settings,
+                      progress)
+
+    return step

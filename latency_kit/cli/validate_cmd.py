@@ -1,0 +1,52 @@
+"""``latkit validate``: score a profile's predictor on freshly measured networks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ._common import console, emit_json, json_option, progress_bar
+from .predict_cmd import open_profile, with_profile_options
+
+
+@click.command()
+@with_profile_options
+@click.option("-n", "n", type=click.IntRange(min=2), default=30, show_default=True,
+              help="Fresh random networks to measure (never calibration networks).")
+@click.option("--seed", type=int, default=1, show_default=True, help="Seed of the sampled networks.")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Interleaved rounds; each network's value is the median of its rounds.")
+@json_option
+def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, rounds: int,
+             as_json: bool) -> None:
+    """Measure n fresh networks end to end and compare predictor, LUT sum and MACs fit.
+
+    Prints, per method, the share within ±5% and ±10% of the measured latency,
+    the RMSE (ms) and Kendall tau.
+    """
+    from ..backends import open_backend
+    from ..validation import validate_profile
+
+    profile = open_profile(device, profile_dir)
+    fingerprint = profile.meta.get("fingerprint", {})
+    backend = open_backend(profile.device or device or "cpu", threads=fingerprint.get("threads"),
+                           batch=fingerprint.get("batch"), precision=fingerprint.get("precision"))
+    try:
+        with progress_bar(f"validating {profile.name}", n) as update:
+            report = validate_profile(profile, backend, n=n, seed=seed, rounds=rounds,
+                                      progress=update)
+    finally:
+        backend.close()
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{profile.name}: {n} fresh networks, median of {rounds} interleaved rounds")
+    for column in ("method", "within ±5%", "within ±10%", "RMSE ms", "Kendall τ"):
+        table.add_column(column, justify="left" if column == "method" else "right")
+    for method, s in report.scores.items():
+        table.add_row(method, f"{100 * s['within_5pct']:.1f}%", f"{100 * s['within_10pct']:.1f}%",
+                      f"{s['rmse_ms']:.3f}", f"{s['kendall_tau']:.3f}")
+    console(stderr=False).print(table)

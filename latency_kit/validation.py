@@ -1,0 +1,103 @@
+"""Validate a profile's predictor against fresh whole-network measurements.
+
+``validate_profile`` samples architectures that are not calibration networks,
+measures them end to end (interleaved rounds; each value is the median of its
+per-round medians) and scores three predictions side by side: the profile's
+calibrated predictor, the raw LUT sum, and a linear fit on MACs calibrated on
+the same calibration networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .backends.base import Backend
+from .calibration import ROUNDS, SETTINGS, measure_archs, sample_archs
+from .engine import MeasureSettings
+from .errors import LatkitError
+
+METHODS = ("predictor", "lut_sum", "macs_linear")
+# Validation networks use another seed stream than calibration (seed 0).
+VALIDATION_SEED = 1
+
+
+def metrics(measured: Sequence[float], predicted: Sequence[float]) -> dict[str, float]:
+    """Share within ±5% and ±10% of measured, RMSE (ms) and Kendall tau."""
+    from scipy.stats import kendalltau
+
+    y = np.asarray(measured, dtype=float)
+    p = np.asarray(predicted, dtype=float)
+    rel = np.abs(p - y) / y
+    tau = float(kendalltau(y, p).statistic) if len(y) > 1 else float("nan")
+    return {
+        "within_5pct": float(np.mean(rel <= 0.05)),
+        "within_10pct": float(np.mean(rel <= 0.10)),
+        "rmse_ms": float(np.sqrt(np.mean((p - y) ** 2))),
+        "kendall_tau": tau,
+    }
+
+
+@dataclass
+class MacsLinear:
+    """Baseline: latency = a * MACs + b, least squares on calibration networks."""
+
+    coef_: tuple[float, float] = (0.0, 0.0)
+
+    def fit(self, macs: Sequence[float], y: Sequence[float]) -> "MacsLinear":
+        a, b = np.polyfit(np.asarray(macs, float), np.asarray(y, float), 1)
+        self.coef_ = (float(a), float(b))
+        return self
+
+    def predict(self, macs: Sequence[float]) -> np.ndarray:
+        return self.coef_[0] * np.asarray(macs, float) + self.coef_[1]
+
+
+def baselines(profile, entries: Sequence[dict[str, Any]], archs: Sequence[Any]) -> dict[str, np.ndarray]:
+    """Predictions of ``archs`` by the raw LUT sum and by a MACs fit on ``entries``."""
+    table = profile.features
+    out = {"lut_sum": table.lut_sum(archs)}
+    if len(entries) >= 2:
+        cal = [profile.parse_arch(e["arch"]) for e in entries]
+        y = [float(e["stats"]["median_ms"]) for e in entries]
+        fit = MacsLinear().fit(table.transform(cal, ("macs",))[:, 0], y)
+        out["macs_linear"] = fit.predict(table.transform(archs, ("macs",))[:, 0])
+    return out
+
+
+@dataclass
+class ValidationReport:
+    """Measured and predicted ms per architecture, and the scores per method."""
+
+    profile: str
+    archs: list[str]
+    measured_ms: list[float]
+    predicted_ms: dict[str, list[float]]
+    scores: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"profile": self.profile, "n": len(self.archs), **self.scores,
+                "networks": [{"arch": a, "measured_ms": m,
+                              **{f"{k}_ms": v[i] for k, v in self.predicted_ms.items()}}
+                             for i, (a, m) in enumerate(zip(self.archs, self.measured_ms))]}
+
+
+def validate_profile(profile, backend: Backend, n: int = 30, seed: int = VALIDATION_SEED,
+                     rounds: int = ROUNDS, settings: MeasureSettings = SETTINGS,
+                     progress: Callable[[int, int, str], None] | None = None) -> ValidationReport:
+    """Measure ``n`` fresh random networks on ``backend`` and score the predictions."""
+    entries = profile.calibration()
+    if profile.predictor is None:
+        raise LatkitError(f"profile {profile.name!r} has no calibration networks; "
+                          "re-run `latkit profile` with --calibrate N (N > 0)")
+    archs = sample_archs(profile.space, n, seed, exclude=[e["arch"] for e in entries])
+    predicted = {"predictor": profile.predict_many(archs), **baselines(profile, entries, archs)}
+    batch = int(profile.meta.get("fingerprint", {}).get("batch", 1))
+    stats = measure_archs(backend, profile.space, archs, batch, rounds, settings, progress=progress)
+    measured = [s.median_ms for s in stats]
+    report = ValidationReport(profile.name, [profile.space.format(a) for a in archs], measured,
+                              {k: [float(x) for x in v] for k, v in predicted.items()})
+    report.scores = {k: metrics(measured, predicted[k]) for k in METHODS if k in predicted}
+    return report

@@ -1,0 +1,221 @@
+"""The latency predictor: sklearn conventions, features, persistence, errors, CLI.
+
+One real profile (160 px LUT measured with tiny settings, a few calibration
+networks measured end to end) is built once per session and shared.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from latency_kit import LatencyPredictor, load_profile
+from latency_kit.api import build_profile
+from latency_kit.backends.onnxruntime import OnnxRuntimeBackend
+from latency_kit.calibration import (FILE, JOURNAL, calibrate, read_calibration, sample_archs,
+                                     write_calibration)
+from latency_kit.cli import main
+from latency_kit.engine import MeasureSettings
+from latency_kit.errors import MissingEntryError
+from latency_kit.lut import LatencyTable
+from latency_kit.predictor import _ofa_costs
+from latency_kit.spaces import get_space
+
+TINY = MeasureSettings(warmup_ms=2.0, min_warmup_runs=1, repeats=3, batch_ms=0.5, retries=0)
+N_CAL = 6
+
+
+@pytest.fixture(scope="session")
+def backend(onnx_cache):
+    return OnnxRuntimeBackend(threads=1, cache=onnx_cache)
+
+
+_BUILT: dict[str, object] = {}  # shared with test_validate.py, which imports these fixtures
+
+
+@pytest.fixture(scope="session")
+def profile_dir(tmp_path_factory, backend):
+    """A real 160 px profile with N_CAL calibration networks (tiny settings)."""
+    if "dir" not in _BUILT:
+        out = tmp_path_factory.mktemp("profiles") / "cpu160"
+        build_profile("cpu", resolutions=(160,), out=out, settings=TINY, backend=backend,
+                      calibrate=0)
+        calibrate(out, get_space("ofa-mbv3", resolutions=(160,)), backend, N_CAL, rounds=1,
+                  settings=TINY)
+        _BUILT["dir"] = out
+    return _BUILT["dir"]
+
+
+@pytest.fixture
+def profile(profile_dir):
+    return load_profile(profile_dir)
+
+
+# -- the estimator ---------------------------------------------------------------------
+@parametrize_with_checks([LatencyPredictor(), LatencyPredictor(model="huber"),
+                          LatencyPredictor(relative=False)])
+def test_sklearn_conventions(estimator, check) -> None:
+    check(estimator)
+
+
+def test_fit_is_deterministic_and_relative() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.uniform(1, 10, size=(40, 3))
+    y = X @ [1.0, 0.5, 0.2] + 1.0
+    a = LatencyPredictor(model="gbr").fit(X, y).predict(X)
+    b = LatencyPredictor(model="gbr").fit(X, y).predict(X)
+    assert np.array_equal(a, b)
+    linear = LatencyPredictor().fit(X, y)
+    assert np.max(np.abs(linear.predict(X) / y - 1)) < 1e-3
+
+
+# -- features ---------------------------------------------------------------------------
+def test_analytic_costs_match_torch_counting() -> None:
+    space = get_space("ofa-mbv3", resolutions=(160,))
+    blocks = space.all_blocks()  # a third of the MBConv keys (SE or not) and every other kind
+    for block in [b for i, b in enumerate(blocks) if i % 3 == 0 or "-expand:" not in b.key]:
+        assert _ofa_costs(block.key)[:2] == space._block_counts(block.key), block.key
+
+
+def test_features_sum_blocks(profile) -> None:
+    archs = sample_archs(profile.space, 20, seed=5)
+    table = profile.features
+    X = table.transform(archs)
+    names = list(table.names)
+    for arch, row in zip(archs, X):
+        keys = [b.key for b in profile.space.blocks(arch)]
+        assert row[names.index("lut")] == pytest.approx(profile.lut.total(keys))
+        groups = sum(row[names.index(f"lut:{g}")] for g in table.groups)
+        assert groups == pytest.approx(row[names.index("lut")])
+        assert row[names.index("macs")] * 1e6 == pytest.approx(profile.space.macs(arch))
+        assert row[names.index("resolution")] == 160
+    assert np.allclose(table.transform(archs[:1]), X[:1])
+
+
+def test_missing_block_names_key_and_profile(profile_dir, tmp_path) -> None:
+    broken = tmp_path / "broken"
+    shutil.copytree(profile_dir, broken)
+    lut = LatencyTable.load(broken / "lut.json")
+    arch = load_profile(broken).space.sample(3)
+    key = load_profile(broken).space.blocks(arch)[4].key
+    del lut.entries[key]
+    lut.save(broken / "lut.json")
+    with pytest.raises(MissingEntryError) as err:
+        load_profile(broken).predict(arch)
+    assert key in str(err.value) and repr(load_profile(broken).name) in str(err.value)
+    result = CliRunner().invoke(main, ["predict", "--profile", str(broken), "--arch",
+                                       load_profile(broken).space.format(arch)])
+    assert result.exit_code == 2 and key in result.output
+
+
+# -- profile integration and persistence --------------------------------------------------
+def test_profile_uses_calibrated_predictor(profile) -> None:
+    assert profile.predictor_kind == "calibrated"
+    entries = profile.calibration()
+    assert len(entries) == N_CAL
+    assert {e["arch"].split("_")[0] for e in entries} == {"r160"}
+    arch = profile.space.sample(11)
+    ms = profile.predict(arch)
+    assert ms == profile.predict(profile.space.format(arch)) > 0
+    assert ms != pytest.approx(profile.lut_sum(arch), rel=1e-9)
+
+
+def test_refit_on_load_gives_identical_predictions(profile_dir, tmp_path) -> None:
+    archs = sample_archs(get_space("ofa-mbv3", resolutions=(160,)), 50, seed=9)
+    first = load_profile(profile_dir).predict_many(archs)
+    copy = tmp_path / "copy"
+    shutil.copytree(profile_dir, copy)
+    entries = read_calibration(copy / FILE)
+    write_calibration(copy / FILE, json.loads(json.dumps(entries)), seed=0)
+    assert np.array_equal(first, load_profile(copy).predict_many(archs))
+    assert np.array_equal(first, load_profile(profile_dir).predict_many(archs))
+
+
+def test_no_calibration_falls_back_to_lut_sum(profile_dir, tmp_path) -> None:
+    bare = tmp_path / "bare"
+    shutil.copytree(profile_dir, bare)
+    (bare / FILE).unlink()
+    profile = load_profile(bare)
+    arch = profile.space.sample(2)
+    assert profile.predictor_kind == "lut-sum"
+    assert profile.predict(arch) == pytest.approx(profile.lut_sum(arch))
+
+
+def test_calibration_resumes_from_journal(profile_dir, backend, tmp_path) -> None:
+    """Networks in the journal (an interrupted run) are not measured again."""
+    space = get_space("ofa-mbv3", resolutions=(160,))
+    out = tmp_path / "resume"
+    out.mkdir()
+    measured = read_calibration(profile_dir / FILE)
+    with open(out / JOURNAL, "w") as handle:
+        for entry in measured[:N_CAL - 1]:
+            handle.write(json.dumps(entry) + "\n")
+        handle.write('{"arch": "r160_k3e')  # a write cut short by a kill
+    prepared = []
+
+    class Counting(OnnxRuntimeBackend):
+        def prepare(self, spec):
+            prepared.append(spec.key)
+            return super().prepare(spec)
+
+    entries = calibrate(out, space, Counting(cache=backend.cache), N_CAL, rounds=1, settings=TINY)
+    assert prepared == [measured[-1]["arch"]]
+    assert [e["arch"] for e in entries] == [e["arch"] for e in measured]
+    assert not (out / JOURNAL).exists() and len(read_calibration(out / FILE)) == N_CAL
+
+
+def test_sample_archs_prefix_stable_and_spread() -> None:
+    space = get_space("ofa-mbv3", resolutions=(160, 192, 224))
+    ten = [space.format(a) for a in sample_archs(space, 10, seed=0)]
+    assert ten[:4] == [space.format(a) for a in sample_archs(space, 4, seed=0)]
+    assert len(set(ten)) == 10
+    assert {t.split("_")[0] for t in ten} == {"r160", "r192", "r224"}
+    assert not set(ten[:3]) & {space.format(a) for a in sample_archs(space, 5, 0, exclude=ten[:3])}
+
+
+# -- CLI ------------------------------------------------------------------------------------
+def test_predict_cli_json(profile_dir, profile) -> None:
+    arch = profile.space.format(profile.space.sample(4))
+    result = CliRunner().invoke(main, ["predict", "--profile", str(profile_dir), "--arch", arch, "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["latency_ms"] == pytest.approx(profile.predict(arch))
+    assert data["lut_sum_ms"] == pytest.approx(profile.lut_sum(arch))
+    assert data["predictor"] == "calibrated"
+    text = CliRunner().invoke(main, ["predict", "--profile", str(profile_dir), "--arch", arch])
+    assert text.exit_code == 0 and "ms" in text.output
+
+
+def test_predict_cli_device_name_and_resolution(profile_dir, profile, latkit_home) -> None:
+    shutil.copytree(profile_dir, latkit_home / "profiles" / "cpu160")
+    arch = profile.space.sample(6)
+    body = profile.space.format(arch).split("_", 1)[1]  # without the r160 prefix
+    result = CliRunner().invoke(main, ["predict", "--device", "cpu160", "--arch", body,
+                                       "--resolution", "160", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["latency_ms"] == pytest.approx(profile.predict(arch))
+
+
+def test_predict_cli_arch_file_keeps_order(profile_dir, profile, tmp_path) -> None:
+    archs = [profile.space.format(a) for a in sample_archs(profile.space, 200, seed=8)]
+    path = tmp_path / "archs.txt"
+    path.write_text("\n".join(archs) + "\n")
+    result = CliRunner().invoke(main, ["predict", "--profile", str(profile_dir), "--arch-file", str(path)])
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.output)
+    assert [r["arch"] for r in rows] == archs
+    assert np.allclose([r["latency_ms"] for r in rows], profile.predict_many(archs))
+
+
+def test_predict_cli_errors(profile_dir) -> None:
+    runner = CliRunner()
+    assert runner.invoke(main, ["predict", "--arch", "x"]).exit_code == 2
+    result = runner.invoke(main, ["predict", "--device", "nosuch", "--arch", "x"])
+    assert result.exit_code == 2 and "nosuch" in result.output
+    result = runner.invoke(main, ["predict", "--profile", str(profile_dir), "--arch", "r160_k9e9"])
+    assert result.exit_code == 2 and "Traceback" not in result.output

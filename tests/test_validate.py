@@ -1,0 +1,52 @@
+"""``latkit validate`` end to end on a small real profile, and the metrics."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from latency_kit.cli import main
+from latency_kit.validation import METHODS, MacsLinear, metrics
+
+from .test_predictor import N_CAL, backend, profile_dir  # noqa: F401  (shared fixtures)
+
+
+def test_metrics_values() -> None:
+    m = metrics([10.0, 20.0, 30.0, 40.0], [10.4, 21.5, 29.0, 50.0])
+    assert m["within_5pct"] == 0.5 and m["within_10pct"] == 0.75
+    assert m["rmse_ms"] == pytest.approx(np.sqrt((0.4**2 + 1.5**2 + 1.0**2 + 10.0**2) / 4))
+    assert m["kendall_tau"] == pytest.approx(1.0)
+
+
+def test_macs_linear_recovers_a_line() -> None:
+    fit = MacsLinear().fit([100, 200, 300], [3.0, 5.0, 7.0])
+    assert fit.predict([400])[0] == pytest.approx(9.0)
+
+
+def test_validate_cli_end_to_end(profile_dir) -> None:  # noqa: F811
+    result = CliRunner().invoke(main, ["validate", "--profile", str(profile_dir), "-n", "2",
+                                       "--rounds", "1", "--seed", "3", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output[result.output.index("{"):])
+    assert set(METHODS) <= set(data)
+    for method in METHODS:
+        assert set(data[method]) == {"within_5pct", "within_10pct", "rmse_ms", "kendall_tau"}
+        assert 0.0 <= data[method]["within_10pct"] <= 1.0 and data[method]["rmse_ms"] >= 0
+    calibration = {e["arch"] for e in json.loads((profile_dir / "calibration.json").read_text())["entries"]}
+    assert len(calibration) == N_CAL
+    nets = data["networks"]
+    assert len(nets) == 2 and not {n["arch"] for n in nets} & calibration
+    assert all(n["measured_ms"] > 0 and n["predictor_ms"] > 0 for n in nets)
+
+
+def test_validate_needs_calibration(profile_dir, tmp_path) -> None:  # noqa: F811
+    import shutil
+
+    bare = tmp_path / "bare"
+    shutil.copytree(profile_dir, bare)
+    (bare / "calibration.json").unlink()
+    result = CliRunner().invoke(main, ["validate", "--profile", str(bare), "-n", "2"])
+    assert result.exit_code == 2 and "--calibrate" in result.output
