@@ -29,6 +29,7 @@ _EXPORTS = {
     "export_profile": "latency_kit.formats",
     "TableProfile": "latency_kit.table_profile",
     "LatencyObjective": "latency_kit.optuna_helper",
+    "LatencyPredictor": "latency_kit.predictor",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .backends import Backend, ModelSpec, open_backend
+from .calibration import DEFAULT_CALIBRATION, calibration_step
 from .engine import MeasureSettings, measure
 from .errors import LatkitError
 from .paths import profiles_dir
@@ -30,11 +31,15 @@ def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
                   resolutions: Sequence[int] = (224,), out: str | Path | None = None,
                   name: str | None = None, settings: MeasureSettings | None = None,
                   progress: Progress | None = None, backend: Backend | None = None,
-                  batch: int = 1, **backend_options: Any) -> Profile:
+                  batch: int = 1, calibrate: int = DEFAULT_CALIBRATION, calibration_seed: int = 0,
+                  calibration_progress: Progress | None = None,
+                  **backend_options: Any) -> Profile:
     """Measure every block of ``space`` on ``device`` into a profile directory.
 
-    Resumable: calling it again with the same ``out`` continues an interrupted
-    run. Returns the loaded profile.
+    Then measure ``calibrate`` seeded random whole networks (spread over the
+    resolutions) for the predictor; 0 skips that step. Resumable: calling it
+    again with the same ``out`` continues an interrupted run, calibration
+    included. Returns the loaded profile.
     """
     options = {"resolutions": tuple(resolutions)} if space == "ofa-mbv3" else {}
     space_obj = get_space(space, **options)
@@ -45,7 +50,9 @@ def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
     try:
         job = ProfileJob(space_obj, out_path, name, device, options,
                          settings or MeasureSettings(), batch)
-        return profile_blocks(job, backend, progress)
+        return profile_blocks(job, backend, progress,
+                              after_lut=calibration_step(backend, calibrate, calibration_seed,
+                                                         progress=calibration_progress))
     finally:
         if own:
             backend.close()

@@ -71,27 +71,59 @@ class Profile:
         return self.space.parse(text, **kwargs)
 
     # -- latency ----------------------------------------------------------------
+    def _archs(self, archs: Sequence[Any]) -> list[Any]:
+        return [self.parse_arch(a) if isinstance(a, str) else a for a in archs]
+
+    @cached_property
+    def features(self):
+        """Per-block feature cache (:class:`latency_kit.predictor.FeatureTable`)."""
+        from .predictor import FeatureTable
+
+        return FeatureTable(self.space, self.lut, self.name)
+
     def lut_sum(self, arch: Any) -> float:
         """Raw sum of the LUT entries of ``arch``'s blocks, in ms."""
-        return self.lut.total(block.key for block in self.space.blocks(arch))
+        return float(self.lut_sum_many([arch])[0])
+
+    def lut_sum_many(self, archs: Sequence[Any]) -> np.ndarray:
+        """Raw LUT sums (ms) of many architectures (objects or strings)."""
+        return self.features.lut_sum(self._archs(archs))
+
+    @cached_property
+    def predictor(self):
+        """The :class:`~latency_kit.predictor.LatencyPredictor` refit from
+        ``calibration.json`` (fixed seed, so identical on every load), or
+        ``None`` when the profile has no calibration networks."""
+        from .predictor import fit_predictor
+
+        return fit_predictor(self.features, self.calibration())
+
+    @property
+    def predictor_kind(self) -> str:
+        """``"calibrated"`` (LUT features + fitted predictor) or ``"lut-sum"``."""
+        return "lut-sum" if self.predictor is None else "calibrated"
 
     def predict(self, arch: Any) -> float:
-        """Predicted whole-network latency of ``arch`` in milliseconds."""
+        """Predicted whole-network latency of ``arch`` (object or string) in ms."""
         return float(self.predict_many([arch])[0])
 
     def predict_many(self, archs: Sequence[Any]) -> np.ndarray:
-        """Predicted latency (ms) of many architectures at once."""
-        return np.array([self.lut_sum(arch) for arch in archs], dtype=float)
+        """Predicted latency (ms) of many architectures at once.
+
+        The single entry point other profile kinds override. Uses the
+        calibrated predictor when the profile has calibration data, else the
+        raw LUT sum (see :attr:`predictor_kind`).
+        """
+        archs = self._archs(archs)
+        if self.predictor is None:
+            return self.features.lut_sum(archs)
+        return self.predictor.predict_archs(self.features, archs)
 
     def calibration(self) -> list[dict[str, Any]]:
         """Whole-network measurements stored with the profile (may be empty)."""
-        path = self.path / CALIBRATION_FILE
-        if not path.exists():
-            return []
-        data = read_json(path, "calibration file")
-        if not isinstance(data, dict) or data.get("schema") != "latkit.calibration":
-            raise CorruptFileError(f"{path} is not a latkit calibration file")
-        return list(data.get("entries", []))
+        from .calibration import read_calibration
+
+        return read_calibration(self.path / CALIBRATION_FILE)
 
     def __repr__(self) -> str:
         return f"Profile({self.name!r}, space={self.meta.get('space')!r}, entries={len(self.lut)})"

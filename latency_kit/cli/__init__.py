@@ -21,6 +21,8 @@ COMMANDS: list[str] = [
     "latency_kit.cli.measure_cmd:measure",
     "latency_kit.cli.lut_cmd:lut",
     "latency_kit.cli.farm_cmd:farm",
+    "latency_kit.cli.predict_cmd:predict",
+    "latency_kit.cli.validate_cmd:validate",
 ]
 
 
