@@ -25,8 +25,12 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
 @click.option("--name", default=None, help="Profile name (default: derived from the device).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Profile directory (default: $LATKIT_HOME/profiles/NAME).")
+@click.option("--calibrate", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Whole networks to measure for the latency predictor "
+                   "(default 30; 0 skips calibration).")
 def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, batch: int,
-            precision: str, name: str | None, out: Path | None) -> None:
+            precision: str, name: str | None, out: Path | None,
+            calibrate: int | None = None) -> None:
     """Measure every block the space can contain and write a device profile.
 
     Resumable: interrupt it at any point and rerun the same command.
@@ -52,9 +56,14 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
         console().print(cls.describe_choice())
     started = time.perf_counter()
     with progress_bar(f"profiling {device}") as update:
+        from ..calibration import DEFAULT_CALIBRATION
+
         result = build_profile(device=device, space=space, resolutions=resolution, out=out,
                                name=name, threads=threads, batch=batch, progress=update,
-                               precision=precision)
+                               precision=precision,
+                               calibrate=DEFAULT_CALIBRATION if calibrate is None else calibrate,
+                               calibration_progress=lambda done, total, arch: update(
+                                   done, total, f"calibration {arch}"))
     cvs = sorted(e.cv for e in result.lut.entries.values())
     flagged = sum(e.flagged for e in result.lut.entries.values())
     console().print(
