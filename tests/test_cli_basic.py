@@ -38,7 +38,7 @@ def command_paths(group: click.Group = main, prefix: tuple[str, ...] = ()) -> li
 
 
 def run(*args: str) -> "click.testing.Result":
-    return CliRunner().invoke(main, list(args))
+    return CliRunner().invoke(main, list(args), prog_name="latkit")
 
 
 def assert_user_error(result, *fragments: str) -> None:
@@ -89,6 +89,11 @@ BAD_INPUTS = {
     "too few stages": (["export", "--arch", "r224_k3e3-k3e3_k3e3-k3e3", "-o", "x.onnx"],
                        ["malformed"]),
     "bad depth": (["measure", "--device", "cpu", "--arch", "r224_k3e3" + ARCH[13:]], ["depth"]),
+    # click's own usage errors get the same one-line treatment
+    "bad option value": (["space", "sample", "-n", "0"], ["-n", "latkit space sample --help"]),
+    "missing option": (["measure", "--device", "cpu"], ["--arch"]),
+    "unknown command": (["toast"], ["toast", "latkit --help"]),
+    "unknown option": (["profile", "--device", "cpu", "--fast"], ["--fast"]),
 }
 
 

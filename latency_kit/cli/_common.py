@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import sys
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any, Iterator, NoReturn
 
 import click
 
@@ -12,7 +13,18 @@ from ..errors import LatkitError
 
 
 class LatkitGroup(click.Group):
-    """A click group that prints user errors as one line and exits non-zero."""
+    """A click group that prints user errors as one line and exits non-zero.
+
+    Both latkit's own errors (:class:`LatkitError`) and click's usage errors
+    (a bad option value, an unknown command) become ``error: ...`` plus a
+    pointer to ``--help``, with exit code 2 and no traceback.
+    """
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as exc:
+            _usage_exit(exc)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -20,9 +32,19 @@ class LatkitGroup(click.Group):
         except LatkitError as exc:
             click.echo(f"error: {exc}", err=True)
             ctx.exit(2)
+        except click.UsageError as exc:
+            _usage_exit(exc)
         except KeyboardInterrupt:
             click.echo("interrupted; rerun the same command to resume", err=True)
             ctx.exit(130)
+
+
+def _usage_exit(exc: click.UsageError) -> NoReturn:
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        raise exc  # a bare group prints its help, as click does
+    where = exc.ctx.command_path if exc.ctx else "latkit"
+    click.echo(f"error: {exc.format_message()} (see `{where} --help`)", err=True)
+    sys.exit(exc.exit_code)
 
 
 def emit_json(data: Any) -> None:
