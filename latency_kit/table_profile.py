@@ -38,6 +38,12 @@ class TableProfile(Profile):
                                                   name=str(meta.get("name", path.name))))
         self.entries = entries
 
+    predictor = None  # the table is the measurement; nothing is fitted
+
+    @property
+    def predictor_kind(self) -> str:
+        return "table"
+
     def key(self, arch: Any) -> str:
         """The table key of ``arch``: its string form in this profile's space."""
         if isinstance(arch, str):
