@@ -1,0 +1,157 @@
+"""Budgets as model inputs: the feasible cost range and the context vector.
+
+The generator and the evaluator never see a raw budget. They see a *context
+vector*: features of the budget normalised over the device's feasible range
+(log scale), optionally followed by extra features (a device embedding, for a
+generator that serves several devices). Budgets are continuous, so a budget
+never seen in training is just another point on the same scale.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+
+from latency_kit.errors import LatkitError
+from latency_kit.units import Budget, parse_budget
+
+FREQUENCIES = (1, 2, 3)  # Fourier features of the normalised log-budget
+
+
+def format_cost(value: float, unit: str) -> str:
+    """``12.3 ms`` or ``300M MAdds``."""
+    return str(Budget(float(value), "madds" if unit == "madds" else "ms"))
+
+
+@dataclass
+class FeasibleRange:
+    """The smallest and largest cost an architecture of the space can have.
+
+    ``quantiles`` are cost quantiles of uniformly random architectures; they
+    place training budgets where architectures actually are.
+    """
+
+    low: float
+    high: float
+    unit: str
+    quantiles: list[float] = field(default_factory=list)
+
+    def describe(self) -> str:
+        return f"{format_cost(self.low, self.unit)} to {format_cost(self.high, self.unit)}"
+
+    def check(self, budget: Budget | float | str) -> tuple[float, str | None]:
+        """The budget's value in this unit, and a note when it is above the range.
+
+        Raises :class:`LatkitError` for a budget in the wrong unit or below the
+        smallest feasible cost, printing the feasible range.
+        """
+        if not isinstance(budget, Budget):
+            budget = parse_budget(budget)
+        if budget.unit != self.unit:
+            want = "a MAdds budget such as 300M" if self.unit == "madds" else "a time such as 20ms"
+            raise LatkitError(
+                f"budget {budget} is in {budget.unit} but the cost source is in {self.unit}; "
+                f"give {want} (feasible range {self.describe()})")
+        if budget.value < self.low:
+            raise LatkitError(
+                f"budget {budget} is below the smallest feasible cost of this space; "
+                f"the feasible range is {self.describe()}")
+        note = None
+        if budget.value > self.high:
+            note = (f"budget {budget} is above the largest cost in the space "
+                    f"({format_cost(self.high, self.unit)}); returning the best architecture found")
+        return budget.value, note
+
+    def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        """Training budgets: half log-uniform over the range, half at random-architecture costs."""
+        u = rng.random(n)
+        log_uniform = np.exp(np.log(self.low) + u * (np.log(self.high) - np.log(self.low)))
+        if not self.quantiles:
+            return log_uniform
+        q = np.interp(rng.random(n), np.linspace(0, 1, len(self.quantiles)), self.quantiles)
+        return np.where(rng.random(n) < 0.5, log_uniform, q)
+
+    def spread(self, k: int) -> np.ndarray:
+        """``k`` budgets spread over the range where architectures lie (for the evaluator)."""
+        if self.quantiles:
+            grid = np.linspace(0, 1, len(self.quantiles))
+            return np.interp(np.linspace(0.03, 1.0, k), grid, self.quantiles)
+        return np.exp(np.linspace(np.log(self.low), np.log(self.high), k))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"low": self.low, "high": self.high, "unit": self.unit, "quantiles": self.quantiles}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "FeasibleRange":
+        return cls(float(data["low"]), float(data["high"]), str(data["unit"]),
+                   [float(q) for q in data.get("quantiles", [])])
+
+
+def estimate_range(space: Any, cost: Any, samples: int = 2000, seed: int = 0) -> FeasibleRange:
+    """Cost range of ``space`` under ``cost``.
+
+    Uses the source's exact range when it knows one (a table); otherwise the
+    costs of the architectures that take the same choice index everywhere
+    (the all-smallest and all-largest ones among them) plus ``samples`` random
+    architectures. Quantiles always come from the random sample.
+    """
+    rng = np.random.default_rng(seed)
+    archs = [space.sample(rng) for _ in range(samples)]
+    if hasattr(cost, "archs"):  # a table: sample from what it holds
+        held = cost.archs()
+        archs = [held[i] for i in rng.integers(len(held), size=min(samples, len(held)))]
+    decisions = space.decisions()
+    width = max(len(d.choices) for d in decisions)
+    corners = [space.decode([min(i, len(d.choices) - 1) for d in decisions]) for i in range(width)]
+    if hasattr(cost, "archs"):
+        corners = []
+    values = np.asarray(cost.cost_many(archs), dtype=float)
+    corner_values = np.asarray(cost.cost_many(corners), dtype=float) if corners else values[:0]
+    everything = np.concatenate([values, corner_values])
+    low, high = float(everything.min()), float(everything.max())
+    known = cost.known_range() if hasattr(cost, "known_range") else None
+    if known is not None:
+        low, high = float(known[0]), float(known[1])
+    if not (low > 0 and math.isfinite(high)):
+        positive = everything[everything > 0]
+        if not positive.size:
+            raise LatkitError("the cost source gives no positive costs for this space")
+        low = max(low, float(positive.min()))
+    quantiles = np.quantile(values, np.linspace(0, 1, 101)).tolist()
+    return FeasibleRange(low, high, cost.unit, [max(q, low) for q in quantiles])
+
+
+class BudgetContext:
+    """Maps budgets to the context vector the networks condition on.
+
+    Features of ``u`` = the budget's position on the log scale of the feasible
+    range, clipped to [0, 1]: ``2u - 1`` and sin/cos of ``pi*f*u``. ``extra``
+    is appended unchanged (for instance a device embedding); ``dim`` is the
+    total length, the ``context_dim`` of the generator and evaluator.
+    """
+
+    def __init__(self, feasible: FeasibleRange, extra: Sequence[float] = ()):
+        self.feasible = feasible
+        self.extra = np.asarray(list(extra), dtype=np.float32)
+
+    @property
+    def dim(self) -> int:
+        return 1 + 2 * len(FREQUENCIES) + len(self.extra)
+
+    def position(self, budgets: np.ndarray | Sequence[float]) -> np.ndarray:
+        b = np.maximum(np.asarray(budgets, dtype=float), 1e-12)
+        lo, hi = math.log(self.feasible.low), math.log(self.feasible.high)
+        return np.clip((np.log(b) - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
+
+    def __call__(self, budgets: np.ndarray | Sequence[float]) -> np.ndarray:
+        u = self.position(budgets)[:, None]
+        parts = [2 * u - 1]
+        for f in FREQUENCIES:
+            parts += [np.sin(np.pi * f * u), np.cos(np.pi * f * u)]
+        out = np.concatenate(parts, axis=1).astype(np.float32)
+        if len(self.extra):
+            out = np.concatenate([out, np.repeat(self.extra[None], len(out), axis=0)], axis=1)
+        return out

@@ -1,0 +1,394 @@
+"""PNAG: train once per device, then generate an architecture for any budget.
+
+Typical use::
+
+    from nas.pnag import PNAG, Settings
+    model = PNAG(space, cost, accuracy, Settings()).fit()
+    result = model.generate("20ms")          # or a float in the cost's unit
+    result.best.arch, result.best.cost, result.best.value
+
+Training (``fit``):
+
+1. estimate the feasible cost range of the space (:mod:`nas.budget`);
+2. query the accuracy source on M architectures (the *archive*), and their costs;
+3. fit the evaluator R(alpha|B) with the ranking loss over K budgets (eq. 4, 5);
+4. fit the generator by REINFORCE on budgets drawn across the range. The
+   reward is the evaluator's standardised score when the architecture fits
+   the budget (cost from the cost source), and a penalty that grows with the
+   overshoot when it does not.
+
+Generation (``generate``): sample ``candidates`` architectures for the budget
+(plus the greedy one), keep those whose cost is at most the budget, order them
+by the evaluator, then query the accuracy source on the ``rerank`` best and
+return the most accurate, also considering archive architectures that fit.
+With ``rerank=0, archive=False`` the choice is the evaluator's alone. A budget
+is never exceeded: when nothing sampled fits, the cheapest known architecture
+is used if it fits, otherwise the budget is refused.
+"""
+
+from __future__ import annotations
+
+import time
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from latency_kit.errors import LatkitError
+from latency_kit.units import Budget
+
+from .budget import BudgetContext, FeasibleRange, estimate_range, format_cost
+from .evaluator import Evaluator, EvaluatorFit, fit_evaluator
+from .generator import Generator, GeneratorFit, fit_generator
+from .sources import AccuracySource, CostSource
+
+Progress = Callable[[str, int, int], None]
+INFEASIBLE_FLOOR = -4.0  # reward of an infeasible sample before the overshoot penalty
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Training and generation settings. Fields in ``GENERATION_FIELDS`` do not
+    change a trained model (they are not part of its cache key)."""
+
+    archs: int = 300              # M: accuracy queries that train the evaluator
+    eval_budgets: int = 16        # K: budgets of the ranking loss
+    eval_steps: int = 250
+    eval_hidden: int = 128
+    eval_layers: int = 3
+    loss: str = "hinge"
+    gen_steps: int = 250
+    gen_hidden: int = 64
+    gen_budgets: int = 8          # budgets per REINFORCE step
+    gen_samples: int = 16         # samples per budget (the group baseline)
+    gen_lr: float = 3e-3
+    entropy: float = 0.01
+    range_samples: int = 2000
+    seed: int = 0
+    candidates: int = 256         # generation: samples per budget
+    rerank: int = 5               # generation: accuracy queries per budget
+    archive: bool = True          # generation: also consider the M queried architectures
+
+    def training_key(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if k not in GENERATION_FIELDS}
+
+
+GENERATION_FIELDS = ("candidates", "rerank", "archive")
+PRESETS: dict[str, Settings] = {
+    "fast": Settings(),
+    "bench": Settings(archs=1000, eval_steps=600, eval_hidden=256, gen_steps=600,
+                      rerank=10),
+}
+
+
+def settings_from(preset: str = "fast", **overrides: Any) -> Settings:
+    if preset not in PRESETS:
+        raise LatkitError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
+    known = {f.name for f in fields(Settings)}
+    bad = set(overrides) - known
+    if bad:
+        raise LatkitError(f"unknown PNAG settings {sorted(bad)}; known: {sorted(known)}")
+    return replace(PRESETS[preset], **overrides)
+
+
+@dataclass
+class Pick:
+    """One generated architecture: its cost, its accuracy-source value, R's score."""
+
+    arch: Any
+    cost: float
+    value: float
+    score: float
+    origin: str  # "generator" or "archive"
+
+
+@dataclass
+class Generation:
+    """The answer for one budget, best first."""
+
+    budget: float
+    unit: str
+    picks: list[Pick]
+    note: str | None = None
+    sampled: int = 0
+    feasible: int = 0
+    accuracy_queries: int = 0
+    seconds: float = 0.0
+
+    @property
+    def best(self) -> Pick:
+        return self.picks[0]
+
+
+@dataclass
+class FitReport:
+    """What ``fit`` did: queries, timings and the evaluator's Kendall tau."""
+
+    accuracy_queries: int = 0
+    cost_queries: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)
+    evaluator: dict[str, Any] = field(default_factory=dict)
+    generator: dict[str, Any] = field(default_factory=dict)
+
+
+@contextmanager
+def one_thread():
+    """Run torch on one thread: these networks are small, and on a busy machine
+    several threads spin against each other (15x slower measured on 2 cores)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+class _Lookups:
+    """Caches of the two sources, counting distinct queries.
+
+    Table sources that do not hold an architecture give cost ``inf`` (never
+    fits) instead of an error, so a partial table works as a cost model.
+    """
+
+    def __init__(self, space: Any, cost: CostSource, accuracy: AccuracySource):
+        self.space, self.cost, self.accuracy = space, cost, accuracy
+        self.costs: dict[Any, float] = {}
+        self.values: dict[Any, float] = {}
+        self._cost_held = set(cost.archs()) if hasattr(cost, "archs") else None
+        self._acc_held = set(accuracy.archs()) if hasattr(accuracy, "archs") else None
+
+    def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
+        new = [a for a in dict.fromkeys(archs) if a not in self.costs]
+        if self._cost_held is not None:
+            for a in [a for a in new if a not in self._cost_held]:
+                self.costs[a] = float("inf")
+            new = [a for a in new if a in self._cost_held]
+        if new:
+            for a, c in zip(new, np.asarray(self.cost.cost_many(new), dtype=float)):
+                self.costs[a] = float(c)
+        return np.array([self.costs[a] for a in archs], dtype=float)
+
+    def known_accuracy(self, arch: Any) -> bool:
+        return self._acc_held is None or arch in self._acc_held
+
+    def value_many(self, archs: Sequence[Any]) -> np.ndarray:
+        new = [a for a in dict.fromkeys(archs) if a not in self.values]
+        if new:
+            for a, v in zip(new, np.asarray(self.accuracy.score_many(new), dtype=float)):
+                self.values[a] = float(v)
+        return np.array([self.values[a] for a in archs], dtype=float)
+
+
+class PNAG:
+    """A budget-conditioned generator plus Pareto evaluator for one cost source.
+
+    ``extra_context`` is appended to every budget's context vector (for a
+    device embedding); it is fixed for one model.
+    """
+
+    def __init__(self, space: Any, cost: CostSource, accuracy: AccuracySource,
+                 settings: Settings | None = None, extra_context: Sequence[float] = ()):
+        self.space, self.cost, self.accuracy = space, cost, accuracy
+        self.settings = settings or Settings()
+        self.extra_context = [float(x) for x in extra_context]
+        self.lookups = _Lookups(space, cost, accuracy)
+        self._features: dict[Any, np.ndarray] = {}
+        self._decoded: dict[tuple[int, ...], Any] = {}
+
+    # -- helpers ---------------------------------------------------------------
+    @property
+    def label(self) -> str:
+        return getattr(self.accuracy, "label", "accuracy")
+
+    @property
+    def unit(self) -> str:
+        return self.cost.unit
+
+    def features(self, archs: Sequence[Any]) -> np.ndarray:
+        out = []
+        for a in archs:
+            f = self._features.get(a)
+            if f is None:
+                f = self._features[a] = np.asarray(self.space.features(a), dtype=np.float32)
+            out.append(f)
+        return np.stack(out)
+
+    def decode(self, indices: np.ndarray) -> list[Any]:
+        out = []
+        for row in indices.tolist():
+            key = tuple(row)
+            arch = self._decoded.get(key)
+            if arch is None:
+                arch = self._decoded[key] = self.space.decode(list(key))
+            out.append(arch)
+        return out
+
+    def score(self, archs: Sequence[Any], budgets: np.ndarray) -> np.ndarray:
+        """The evaluator's R(alpha | B) for paired architectures and budgets."""
+        with torch.no_grad():
+            x = torch.as_tensor(self.features(archs))
+            c = torch.as_tensor(self.context_(np.asarray(budgets, dtype=float)))
+            return self.evaluator_(x, c).numpy()
+
+    # -- training --------------------------------------------------------------
+    def _draw_archive(self, rng: np.random.Generator) -> list[Any]:
+        m = self.settings.archs
+        pool = None
+        if hasattr(self.accuracy, "archs"):
+            pool = [a for a in self.accuracy.archs()
+                    if self.lookups._cost_held is None or a in self.lookups._cost_held]
+        if pool is not None:
+            if not pool:
+                raise LatkitError("the accuracy and cost tables share no architecture")
+            return [pool[i] for i in rng.choice(len(pool), size=min(m, len(pool)), replace=False)]
+        seen: dict[Any, None] = {}
+        for _ in range(20 * m):
+            if len(seen) >= m:
+                break
+            seen.setdefault(self.space.sample(rng))
+        return list(seen)
+
+    def fit(self, progress: Progress | None = None) -> "PNAG":
+        """Train the evaluator and the generator; returns ``self``."""
+        with one_thread():
+            return self._fit(progress)
+
+    def _fit(self, progress: Progress | None) -> "PNAG":
+        s = self.settings
+        report = FitReport()
+        tick = progress or (lambda stage, done, total: None)
+        rng = np.random.default_rng(s.seed)
+        t0 = time.perf_counter()
+        tick("cost range", 0, 1)
+        feasible = estimate_range(self.space, self.cost, s.range_samples, s.seed)
+        tick("cost range", 1, 1)
+        t1 = time.perf_counter()
+        archs = self._draw_archive(rng)
+        costs = self.lookups.cost_many(archs)
+        keep = np.isfinite(costs)
+        archs, costs = [a for a, k in zip(archs, keep) if k], costs[keep]
+        values = np.empty(len(archs))
+        chunk = max(1, len(archs) // 20)
+        for start in range(0, len(archs), chunk):
+            values[start:start + chunk] = self.lookups.value_many(archs[start:start + chunk])
+            tick("accuracy queries", min(start + chunk, len(archs)), len(archs))
+        self.archive_ = list(zip(archs, values.tolist(), costs.tolist()))
+        self.fallback_ = archs[int(np.argmin(costs))]
+        feasible.low = min(feasible.low, float(costs.min()))
+        self.feasible_ = feasible
+        self.context_ = BudgetContext(feasible, self.extra_context)
+        t2 = time.perf_counter()
+        budgets = feasible.spread(s.eval_budgets)
+        self.evaluator_, efit = fit_evaluator(
+            self.features(archs), values, costs, budgets, self.context_, hidden=s.eval_hidden,
+            layers=s.eval_layers, steps=s.eval_steps, loss=s.loss, seed=s.seed,
+            progress=lambda d, t: tick("evaluator", d, t))
+        self.eval_fit_ = efit
+        t3 = time.perf_counter()
+        self.generator_ = Generator([len(d.choices) for d in self.space.decisions()],
+                                    self.context_.dim, s.gen_hidden)
+        gfit = fit_generator(
+            self.generator_, self._reward, feasible.sample, self.context_, steps=s.gen_steps,
+            budgets_per_step=s.gen_budgets, samples_per_budget=s.gen_samples, lr=s.gen_lr,
+            entropy=s.entropy, seed=s.seed, progress=lambda d, t: tick("generator", d, t))
+        t4 = time.perf_counter()
+        report.accuracy_queries = len(self.lookups.values)
+        report.cost_queries = len(self.lookups.costs)
+        report.seconds = {"range": t1 - t0, "archive": t2 - t1, "evaluator": t3 - t2,
+                          "generator": t4 - t3, "total": t4 - t0}
+        report.evaluator = asdict(efit)
+        report.generator = asdict(gfit)
+        self.report_ = report
+        return self
+
+    def _reward(self, indices: np.ndarray, budgets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        archs = self.decode(indices)
+        costs = self.lookups.cost_many(archs)
+        fits = costs <= budgets
+        z = (self.score(archs, budgets) - self.eval_fit_.score_mean) / self.eval_fit_.score_std
+        overshoot = np.log(np.minimum(costs, 1e30) / budgets)
+        penalty = INFEASIBLE_FLOOR - 4.0 * np.clip(overshoot, 0, 2)
+        return np.where(fits, np.maximum(z, -3.0), penalty), fits
+
+    # -- generation ------------------------------------------------------------
+    def generate(self, budget: Budget | float | str, n: int = 1, *, candidates: int | None = None,
+                 rerank: int | None = None, archive: bool | None = None,
+                 seed: int = 0) -> Generation:
+        """The best ``n`` architectures whose cost is at most ``budget``.
+
+        A float is read in the cost source's unit. Raises ``LatkitError`` for a
+        budget in the wrong unit or below the feasible range.
+        """
+        if not hasattr(self, "generator_"):
+            raise RuntimeError("PNAG.generate needs a fitted or loaded model")
+        with one_thread():
+            return self._generate(budget, n, candidates, rerank, archive, seed)
+
+    def _generate(self, budget: Budget | float | str, n: int, candidates: int | None,
+                  rerank: int | None, archive: bool | None, seed: int) -> Generation:
+        start = time.perf_counter()
+        s = self.settings
+        candidates = s.candidates if candidates is None else candidates
+        rerank = s.rerank if rerank is None else rerank
+        archive = s.archive if archive is None else archive
+        if isinstance(budget, (int, float)):
+            budget = Budget(float(budget), "madds" if self.unit == "madds" else "ms")
+        value, note = self.feasible_.check(budget)
+        queries_before = len(self.lookups.values)
+        rng = torch.Generator().manual_seed(seed)
+        pool: dict[Any, float] = {}
+        for attempt in range(3):
+            ctx = torch.as_tensor(self.context_(np.full(max(candidates, 1), value)))
+            with torch.no_grad():
+                sampled, _, _ = self.generator_.sample(ctx, temperature=1.0 + 0.5 * attempt,
+                                                       generator=rng)
+                if attempt == 0:
+                    greedy, _, _ = self.generator_.sample(ctx[:1], greedy=True)
+                    sampled = torch.cat([greedy, sampled])
+            archs = list(dict.fromkeys(self.decode(sampled.numpy())))
+            costs = self.lookups.cost_many(archs)
+            pool.update({a: c for a, c in zip(archs, costs) if c <= value})
+            if pool:
+                break
+        n_sampled = len(archs)
+        fallback_cost = self.lookups.cost_many([self.fallback_])[0]
+        if not pool and fallback_cost <= value:
+            pool[self.fallback_] = fallback_cost
+        known: dict[Any, float] = {}
+        if archive:
+            for arch, acc, cost in self.archive_:
+                if cost <= value:
+                    pool.setdefault(arch, cost)
+                    known[arch] = acc
+        if not pool:
+            raise LatkitError(
+                f"no architecture under {budget} was found; the feasible range is "
+                f"{self.feasible_.describe()}")
+        ranked = list(pool)
+        scores = self.score(ranked, np.full(len(ranked), value))
+        order = np.argsort(-scores, kind="stable")
+        score_of = {ranked[i]: float(scores[i]) for i in range(len(ranked))}
+        fresh = [ranked[i] for i in order if ranked[i] not in known
+                 and self.lookups.known_accuracy(ranked[i])]
+        queried = fresh[:max(rerank, n)]
+        for arch, v in zip(queried, self.lookups.value_many(queried)):
+            known[arch] = float(v)
+        if rerank > 0 or archive:
+            chosen = sorted(known, key=lambda a: (-known[a], -score_of[a]))[:n]
+        else:
+            chosen = queried[:n]
+        if not chosen:  # the accuracy table holds none of them: R's choice, value unknown
+            chosen = [ranked[i] for i in order[:n]]
+        picks = [Pick(a, float(pool[a]), known.get(a, float("nan")), score_of[a],
+                      "generator" if a in queried else "archive") for a in chosen]
+        return Generation(value, self.unit, picks, note, n_sampled, len(pool),
+                          len(self.lookups.values) - queries_before, time.perf_counter() - start)
+
+    def generate_many(self, budgets: Sequence[Budget | float | str], n: int = 1,
+                      **options: Any) -> list[Generation]:
+        return [self.generate(b, n, **options) for b in budgets]
+
+    def describe_budget(self, value: float) -> str:
+        return format_cost(value, self.unit)
