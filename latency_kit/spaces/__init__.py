@@ -15,6 +15,7 @@ from .base import Block, Decision, SearchSpace
 
 SPACES: dict[str, str] = {
     "ofa-mbv3": "latency_kit.spaces.ofa_mbv3:OFAMobileNetV3",
+    "nb201": "latency_kit.spaces.nb201:NASBench201",
 }
 
 
