@@ -269,3 +269,14 @@ def test_net_config_errors(tmp_path):
     (tmp_path / "net.config").write_text("{oops")
     with pytest.raises(CorruptFileError, match="not valid JSON"):
         read_net_config(tmp_path)
+
+
+def test_import_refuses_bad_names_and_foreign_dirs(tmp_path):
+    src = _ofa_yaml(tmp_path)
+    with pytest.raises(LatkitError, match="profile name"):
+        import_tables("ofa-yaml", [src], "../escape")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "keep.txt").write_text("precious")
+    with pytest.raises(LatkitError, match="not a latkit profile"):
+        import_tables("ofa-yaml", [src], "x", out=tmp_path / "mine", force=True)
+    assert (tmp_path / "mine" / "keep.txt").exists()

@@ -29,6 +29,7 @@ format and SHA-256.
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 from typing import Any, Sequence
@@ -60,12 +61,16 @@ def import_tables(fmt: str, files: Sequence[str | Path], name: str, space: str |
         raise UnknownNameError("import format", fmt, IMPORT_FORMATS)
     if not files:
         raise LatkitError("give at least one file to import")
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise LatkitError(f"profile name {name!r}: use letters, digits, '.', '_' and '-'")
     paths = [Path(f) for f in files]
     dest = Path(out) if out else profiles_dir() / name
-    if (dest / META_FILE).exists() and not force:
-        raise LatkitError(f"profile {dest} already exists; choose another --name or pass --force")
-    if dest.exists() and force:
+    if (dest / META_FILE).exists():
+        if not force:
+            raise LatkitError(f"profile {dest} already exists; choose another --name or pass --force")
         shutil.rmtree(dest)
+    elif dest.exists() and any(dest.iterdir()):
+        raise LatkitError(f"{dest} exists and is not a latkit profile; choose another --out")
     if fmt in ARCH_FORMATS:
         return _import_arch(fmt, paths, name, space or DEFAULT_SPACES[fmt], index, unit,
                             key_path, dest)
