@@ -134,7 +134,10 @@ def main() -> None:
     table = Table(title=f"ofa-mbv3 @ {args.resolution} px, ONNX Runtime CPU, "
                         f"{args.threads} thread(s): measured vs raw LUT sum")
     for column in ("#", "architecture", "MMACs", "measured ms", "LUT sum ms", "measured/sum"):
-        table.add_column(column, justify="left" if column == "architecture" else "right")
+        if column == "architecture":
+            table.add_column(column, overflow="fold")  # never cut a string off
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
     for i, (arch, m, r) in enumerate(zip(archs, measured, raw)):
         table.add_row(str(i), space.format(arch), f"{space.macs(arch) / 1e6:.0f}", f"{m:.2f}",
                       f"{r:.2f}", f"{m / r:.3f}")
