@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -45,8 +46,19 @@ def read_json(path: str | Path, what: str = "file") -> Any:
         raise CorruptFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 
 
+@lru_cache(maxsize=1)
 def default_mode() -> int:
-    """Permission bits of a new regular file under the current umask."""
-    mask = os.umask(0)
+    """Permission bits of a new regular file under this process's umask.
+
+    Read from ``/proc`` where possible: setting the umask to learn it would
+    briefly change it for every thread of the process.
+    """
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask

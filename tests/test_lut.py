@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -48,6 +50,10 @@ def test_save_is_atomic_and_leaves_no_temp_files(tmp_path: Path) -> None:
     make_table(a=[2.0]).save(path)
     assert [p.name for p in tmp_path.iterdir()] == ["lut.json"]
     assert LatencyTable.load(path).query(KEY_A) == 2.0
+    # The temporary file's private 0600 mode must not stick to the table.
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o666 & ~umask
 
 
 def test_query_total_missing() -> None:
