@@ -219,7 +219,8 @@ def find_phone(name: str = "android", serial: str | None = None,
     matches = ready if name == "android" else [p for p in ready if p.matches(name)]
     if not matches:
         seen = ", ".join(f"{p.model} ({p.serial})" for p in ready) or "none"
-        raise DeviceError(f"no attached phone matches {name!r}; attached: {seen}"
+        what = "no Android phone is attached" if name == "android" else f"no attached phone matches {name!r}"
+        raise DeviceError(f"{what}; attached: {seen}"
                           f"{_not_ready_hint(phones)}. Connect it with USB debugging on")
     if len(matches) > 1:
         listing = ", ".join(f"{p.model} ({p.serial})" for p in matches)
