@@ -66,11 +66,16 @@ def test_farm_profile_matches_single_machine(ray_cluster, tmp_path, onnx_cache):
     journaled = [json.loads(line)["key"] for line in open(out / "journal.jsonl")]
     assert sorted(journaled) == sorted(single.lut.entries)  # the good keys were kept
 
-    # The rerun measures nothing again; the journal completes the profile.
-    resumed = profile_blocks_ray(_job(FewBlocks(resolutions=(160,)), out), workers[:1])
+    # Drop two journaled results (as if their node died before reporting) and
+    # lose a node: the rerun hands the dead worker's keys to the live one and
+    # measures only what is missing.
+    lines = (out / "journal.jsonl").read_text().splitlines(keepends=True)
+    (out / "journal.jsonl").write_text("".join(lines[:-2]))
+    ray_cluster.kill(workers[1][0])
+    resumed = profile_blocks_ray(_job(FewBlocks(resolutions=(160,)), out), workers)
     assert set(resumed.lut.entries) == set(single.lut.entries)
     assert resumed.complete and load_profile(out).complete
-    assert resumed.meta["farm"]["blocks_per_host"] == {}
+    assert sum(resumed.meta["farm"]["blocks_per_host"].values()) == 2
     assert resumed.meta["fingerprint"]["cpu_model"] == single.meta["fingerprint"]["cpu_model"]
     for actor, _, _ in workers:
         ray_cluster.kill(actor)
