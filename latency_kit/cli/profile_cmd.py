@@ -13,7 +13,9 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
 
 
 @click.command()
-@click.option("--device", required=True, help="Device to measure on: cpu (ONNX Runtime), gpu (TensorRT, else torch-CUDA), ...")
+@click.option("--device", required=True, help="Device to measure on: cpu (ONNX Runtime), gpu (TensorRT, else torch-CUDA), "
+                   "tflite-cpu (LiteRT here), an attached phone's model (pixel), android, "
+                   "ssh://user@host, ...")
 @space_option
 @resolution_option(multiple=True)
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
@@ -28,9 +30,27 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
 @click.option("--calibrate", type=click.IntRange(min=0), default=None, metavar="N",
               help="Whole networks to measure for the latency predictor "
                    "(default 30; 0 skips calibration).")
+@click.option("--serial", default=None, help="Android: adb serial of the phone when several match.")
+@click.option("--benchmark-binary", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Android: TFLite's prebuilt benchmark_model for the phone's ABI "
+                   "(else $LATKIT_BENCHMARK_MODEL or $LATKIT_HOME/config.json).")
+@click.option("--delegate", type=click.Choice(["cpu", "xnnpack", "gpu", "nnapi"]), default=None,
+              help="Android: TFLite delegate (default cpu = XNNPACK).")
+@click.option("--core-mask", default=None, metavar="HEX",
+              help="Android: taskset CPU mask (default: the fastest cluster).")
+@click.option("--pin-big-cores/--no-pin-big-cores", default=None,
+              help="Android: pin benchmark_model to the fastest cores (default on).")
+@click.option("--remote-python", default=None,
+              help="ssh://: python on the board that has ai-edge-litert (default python3).")
+@click.option("--ssh-option", "ssh_options", multiple=True, metavar="KEY=VALUE",
+              help="ssh://: extra ssh -o option, e.g. IdentityFile=~/.ssh/pi. Repeatable.")
 def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, batch: int,
             precision: str, name: str | None, out: Path | None,
-            calibrate: int | None = None) -> None:
+            calibrate: int | None = None,
+            serial: str | None = None, benchmark_binary: Path | None = None,
+            delegate: str | None = None, core_mask: str | None = None,
+            pin_big_cores: bool | None = None, remote_python: str | None = None,
+            ssh_options: tuple[str, ...] = ()) -> None:
     """Measure every block the space can contain and write a device profile.
 
     Resumable: interrupt it at any point and rerun the same command.
@@ -61,6 +81,11 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
         result = build_profile(device=device, space=space, resolutions=resolution, out=out,
                                name=name, threads=threads, batch=batch, progress=update,
                                precision=precision,
+                               settings=getattr(cls, "measure_settings", None),
+                               serial=serial, benchmark_binary=benchmark_binary,
+                               delegate=delegate, core_mask=core_mask,
+                               pin_big_cores=pin_big_cores, remote_python=remote_python,
+                               ssh_options=ssh_options or None,
                                calibrate=DEFAULT_CALIBRATION if calibrate is None else calibrate,
                                calibration_progress=lambda done, total, arch: update(
                                    done, total, f"calibration {arch}"))
