@@ -42,7 +42,8 @@ from latency_kit.backends import open_backend
 from latency_kit.calibration import measure_archs, sample_archs
 from latency_kit.jsonio import read_json, write_json
 from latency_kit.paths import cache_dir
-from latency_kit.predictor import DEFAULT_FEATURES, LatencyPredictor, fit_predictor
+from latency_kit.features import DEFAULT_FEATURES
+from latency_kit.predictor import LatencyPredictor, fit_predictor
 from latency_kit.spaces import get_space
 from latency_kit.validation import baselines, metrics
 

@@ -4,175 +4,18 @@ The raw sum of a profile's block entries is not the latency of the network:
 standalone blocks pay layout reorders and per-run overheads that the network
 does not, while head layers and late stages run slower inside it (DESIGN.md
 §4). :class:`LatencyPredictor` learns that gap from a few whole-network
-measurements (the profile's ``calibration.json``).
-
-Features come from :class:`FeatureTable`: every block key of the profile gets
-one row of per-block values (its LUT median, the same split by block group,
-MACs, parameters, activation elements, a count of one), computed once; an
-architecture's features are the sum of its blocks' rows plus arch-level
-columns (resolution and the LUT sum scaled by it, so one model can learn
-per-resolution corrections). Summing rows keeps 1,000 architectures well
-under a second.
+measurements (the profile's ``calibration.json``), on the features of
+:class:`latency_kit.features.FeatureTable`.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import MissingEntryError
-from .lut import LatencyTable
-from .spaces import SearchSpace
-
-# Block columns (summed over an architecture's blocks); "lut:<group>" columns
-# are added per block group of the space.
-BLOCK_COLUMNS = ("lut", "macs", "params", "act", "blocks")
-# Columns computed per architecture from the summed ones.
-ARCH_COLUMNS = ("resolution", "lut_x_res")
-# The features the profile predictor uses, chosen by cross-validation on real
-# calibration data (benchmarks/results_predictor.md, "feature selection").
-DEFAULT_FEATURES = ("lut", "lut:stem", "lut:s1", "lut:s2", "lut:s3", "lut:s4", "lut:s5",
-                    "lut:head", "lut_x_res")
-REFERENCE_RESOLUTION = 224.0
-
-
-# -- block groups and analytic costs ------------------------------------------
-def _ofa_group(key: str) -> str:
-    from .spaces.ofa_mbv3 import STEM_WIDTH, WIDTHS, parse_key
-
-    spec = parse_key(key)
-    if spec["kind"] == "Conv" or (spec["kind"] == "expanded_conv" and spec["cout"] == STEM_WIDTH):
-        return "stem"
-    if spec["kind"] == "expanded_conv":
-        return f"s{WIDTHS.index(spec['cout']) + 1}"
-    return "head"
-
-
-def _ofa_groups() -> tuple[str, ...]:
-    from .spaces.ofa_mbv3 import WIDTHS
-
-    return ("stem", *(f"s{i + 1}" for i in range(len(WIDTHS))), "head")
-
-
-def _ofa_costs(key: str) -> tuple[float, float, float]:
-    """(MACs, parameters, activation elements written) of an ``ofa-mbv3`` block.
-
-    Analytic, so predicting never needs torch; ``tests/test_predictor.py``
-    checks the MACs and parameters against counting the real torch modules.
-    """
-    from .spaces.layers import make_divisible
-    from .spaces.ofa_mbv3 import parse_key
-
-    s = parse_key(key)
-    kind, cin, cout = s["kind"], s["cin"], s["cout"]
-    hw = s["h"] * s["w"]
-    if kind == "Conv":
-        ohw = (((s["h"] - 1) // 2) + 1) ** 2
-        return ohw * cout * cin * 9, cout * cin * 9 + 2 * cout, ohw * cout
-    if kind == "Conv_1":
-        return hw * cout * cin, cin * cout + 2 * cout, hw * cout
-    if kind == "AvgPool2D":
-        return 0, 0, cin
-    if kind in ("Conv_2", "Logits"):
-        return cin * cout, cin * cout + cout, cout
-    mid, k, ohw = s["mid"], s["kernel"], s["oh"] * s["ow"]
-    macs = ohw * mid * k * k + ohw * cout * mid
-    params = mid * k * k + 2 * mid + mid * cout + 2 * cout
-    act = ohw * mid + ohw * cout
-    if mid != cin:
-        macs += hw * mid * cin
-        params += cin * mid + 2 * mid
-        act += hw * mid
-    if s["se"]:
-        se = make_divisible(mid // 4)
-        macs += 2 * mid * se
-        params += 2 * mid * se + mid + se
-    return macs, params, act
-
-
-# Spaces with a cheap block grouping and analytic costs. Other spaces group by
-# the key's prefix and count costs on the torch module (slower, still cached).
-GROUPS: dict[str, tuple[Callable[[str], str], Callable[[], tuple[str, ...]]]] = {
-    "ofa-mbv3": (_ofa_group, _ofa_groups),
-}
-COSTS: dict[str, Callable[[str], tuple[float, float, float]]] = {
-    "ofa-mbv3": _ofa_costs,
-}
-
-
-def _generic_costs(space: SearchSpace, key: str) -> tuple[float, float, float]:
-    macs, params = space._block_counts(key)
-    return macs, params, float(np.prod(space.block_input_shape(key)))
-
-
-class FeatureTable:
-    """Per-block feature rows of one profile, cached; sums them per architecture."""
-
-    def __init__(self, space: SearchSpace, lut: LatencyTable, profile_name: str = ""):
-        self.space = space
-        self.lut = lut
-        self.profile_name = profile_name or lut.name or "(unnamed)"
-        group_fn, groups_fn = GROUPS.get(space.name, (None, None))
-        self._group = group_fn or (lambda key: key.split("-")[0])
-        self.groups: tuple[str, ...] = groups_fn() if groups_fn else ()
-        self._costs = COSTS.get(space.name) or (lambda key: _generic_costs(space, key))
-        self._index: dict[str, int] = {}
-        self._rows: list[np.ndarray] = []
-        self._matrix: np.ndarray | None = None
-
-    @property
-    def names(self) -> tuple[str, ...]:
-        """Every feature column this table can produce, in order."""
-        return (*BLOCK_COLUMNS, *(f"lut:{g}" for g in self.groups), *ARCH_COLUMNS)
-
-    def _row(self, key: str) -> int:
-        index = self._index.get(key)
-        if index is not None:
-            return index
-        if key not in self.lut:
-            raise MissingEntryError(key, self.profile_name)
-        ms = self.lut.query(key)
-        macs, params, act = self._costs(key)
-        group = self._group(key)
-        if group not in self.groups:
-            self.groups = (*self.groups, group)
-            self._rows = [np.append(r, 0.0) for r in self._rows]
-        row = np.zeros(len(BLOCK_COLUMNS) + len(self.groups))
-        row[:len(BLOCK_COLUMNS)] = (ms, macs / 1e6, params / 1e6, act / 1e6, 1.0)
-        row[len(BLOCK_COLUMNS) + self.groups.index(group)] = ms
-        self._index[key] = len(self._rows)
-        self._rows.append(row)
-        self._matrix = None
-        return self._index[key]
-
-    def resolution(self, arch: Any) -> float:
-        return float(self.space.input_shape(arch)[-1])
-
-    def transform(self, archs: Sequence[Any], names: Sequence[str] | None = None) -> np.ndarray:
-        """Feature matrix (one row per architecture) with the columns ``names``."""
-        block_ids = [[self._row(b.key) for b in self.space.blocks(a)] for a in archs]
-        if self._matrix is None:
-            self._matrix = np.vstack(self._rows) if self._rows else np.zeros((0, len(self.names)))
-        counts = np.array([len(ids) for ids in block_ids])
-        flat = np.fromiter((i for ids in block_ids for i in ids), dtype=np.intp, count=counts.sum())
-        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-        summed = (np.add.reduceat(self._matrix[flat], starts, axis=0) if len(archs)
-                  else np.zeros((0, self._matrix.shape[1])))
-        res = np.array([self.resolution(a) for a in archs], dtype=float)
-        lut_x_res = summed[:, 0] * res / REFERENCE_RESOLUTION
-        full = np.column_stack([summed, res, lut_x_res]) if len(archs) else np.zeros((0, len(self.names)))
-        if names is None:
-            return full
-        columns = {name: i for i, name in enumerate(self.names)}
-        missing = [n for n in names if n not in columns]
-        if missing:
-            raise ValueError(f"unknown feature(s) {missing}; known: {list(self.names)}")
-        return full[:, [columns[n] for n in names]]
-
-    def lut_sum(self, archs: Sequence[Any]) -> np.ndarray:
-        return self.transform(archs, ("lut",))[:, 0]
-
+from .features import (DEFAULT_ALPHA, DEFAULT_FEATURES, FeatureTable, calibration_data,
+                       ridge_fit)
 
 # -- the estimator ------------------------------------------------------------
 try:  # scikit-learn >= 1.6
@@ -195,7 +38,8 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
     columns that :meth:`fit_archs` and :meth:`predict_archs` put in ``X``
     (``fit``/``predict`` take any matrix). ``model`` picks the regressor:
 
-    - ``"ridge"``: linear, with a small L2 penalty on standardised features;
+    - ``"ridge"``: linear, with a small L2 penalty on standardised features
+      (closed form in numpy: :func:`latency_kit.features.ridge_fit`);
     - ``"huber"``: linear, robust to the odd calibration net measured during a
       slow stretch of the machine;
     - ``"gbr"``: gradient-boosted trees (needs many more calibration nets).
@@ -206,7 +50,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
     """
 
     def __init__(self, features: tuple[str, ...] = DEFAULT_FEATURES, model: str = "ridge",
-                 alpha: float = 1e-3, relative: bool = True, n_estimators: int = 200,
+                 alpha: float = DEFAULT_ALPHA, relative: bool = True, n_estimators: int = 200,
                  random_state: int = 0):
         self.features = features
         self.model = model
@@ -220,42 +64,44 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         tags.target_tags.positive_only = True
         return tags
 
-    def _estimator(self):
-        if self.model == "ridge":
-            from sklearn.linear_model import Ridge
-
-            return Ridge(alpha=self.alpha)
-        if self.model == "huber":
-            from sklearn.linear_model import HuberRegressor
-
-            return HuberRegressor(alpha=self.alpha, epsilon=1.35, max_iter=1000)
-        if self.model == "gbr":
-            from sklearn.ensemble import GradientBoostingRegressor
-
-            return GradientBoostingRegressor(n_estimators=self.n_estimators, max_depth=2,
-                                             learning_rate=0.05, subsample=1.0,
-                                             random_state=self.random_state)
-        raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
-
     def fit(self, X, y, sample_weight=None) -> "LatencyPredictor":
         X, y = _validate_data(self, X, y, y_numeric=True, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
         weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
         if not weight.sum() > 0:
             raise ValueError("sample weights sum to zero; give some positive weight")
-        fit_weight = weight / np.maximum(np.abs(y), 1e-12) ** 2 if self.relative else weight
-        fit_weight = fit_weight * (weight.sum() / fit_weight.sum())  # same total as the user's
-        self.mean_ = np.average(X, axis=0, weights=weight)
-        scale = np.sqrt(np.average((X - self.mean_) ** 2, axis=0, weights=weight))
-        self.scale_ = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(self.mean_)), scale, 1.0)
-        self.estimator_ = self._estimator()
-        self.estimator_.fit((X - self.mean_) / self.scale_, y, sample_weight=fit_weight)
+        if self.model not in MODELS:
+            raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
+        # Every model sees the same standardised features; ridge is the numpy core
+        # that profiles use directly (latency_kit.features.ridge_fit).
+        self.linear_ = ridge_fit(X, y, weight, self.alpha, self.relative)
+        self.estimator_ = None
+        if self.model != "ridge":
+            fit_weight = weight / y**2 if self.relative else weight
+            self.estimator_ = self._sklearn_estimator()
+            fit_weight = fit_weight * (weight.sum() / fit_weight.sum())
+            self.estimator_.fit(self._standardise(X), y, sample_weight=fit_weight)
         return self
 
+    def _sklearn_estimator(self):
+        if self.model == "huber":
+            from sklearn.linear_model import HuberRegressor
+
+            return HuberRegressor(alpha=self.alpha, epsilon=1.35, max_iter=1000)
+        from sklearn.ensemble import GradientBoostingRegressor
+
+        return GradientBoostingRegressor(n_estimators=self.n_estimators, max_depth=2,
+                                         learning_rate=0.05, random_state=self.random_state)
+
+    def _standardise(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.linear_.mean) / self.linear_.scale
+
     def predict(self, X) -> np.ndarray:
-        check_is_fitted(self, "estimator_")
+        check_is_fitted(self, "linear_")
         X = _validate_data(self, X, reset=False, dtype=np.float64)
-        return np.asarray(self.estimator_.predict((X - self.mean_) / self.scale_), dtype=float)
+        if self.estimator_ is None:
+            return self.linear_.predict(X)
+        return np.asarray(self.estimator_.predict(self._standardise(X)), dtype=float)
 
     def fit_archs(self, table: FeatureTable, archs: Sequence[Any], y) -> "LatencyPredictor":
         """Fit on architectures (their ``features`` columns from ``table``)."""
@@ -274,6 +120,5 @@ def fit_predictor(table: FeatureTable, entries: Sequence[dict[str, Any]],
     """
     if not entries:
         return None
-    archs = [table.space.parse(e["arch"]) for e in entries]
-    y = np.array([float(e["stats"]["median_ms"]) for e in entries])
-    return LatencyPredictor(**params).fit_archs(table, archs, y)
+    predictor = LatencyPredictor(**params)
+    return predictor.fit(*calibration_data(table, entries, predictor.features))

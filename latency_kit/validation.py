@@ -89,7 +89,7 @@ def validate_profile(profile, backend: Backend, n: int = 30, seed: int = VALIDAT
                      progress: Callable[[int, int, str], None] | None = None) -> ValidationReport:
     """Measure ``n`` fresh random networks on ``backend`` and score the predictions."""
     entries = profile.calibration()
-    if profile.predictor is None:
+    if profile.predictor_kind == "lut-sum":
         raise LatkitError(f"profile {profile.name!r} has no calibration networks; "
                           "re-run `latkit profile` with --calibrate N (N > 0)")
     archs = sample_archs(profile.space, n, seed, exclude=[e["arch"] for e in entries])

@@ -1,0 +1,227 @@
+"""Features of architectures for the latency predictor, and its linear core.
+
+Every block key of a profile gets one row of per-block values, computed once:
+its LUT median, the same split by block group (stem, stages, head), MACs,
+parameters, activation elements written, and a count of one. An
+architecture's features are the sum of its blocks' rows plus arch-level
+columns (its resolution and the LUT sum scaled by it, so one model can learn
+per-resolution corrections). Summing cached rows keeps 1,000 architectures
+well under a second.
+
+This module imports no scikit-learn (whose import alone takes about 1.7 s of
+CPU here, in scipy.stats), so loading a profile and refitting its default
+linear predictor stays well under a second; :mod:`latency_kit.predictor`
+wraps the same core in a scikit-learn estimator.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import MissingEntryError
+from .lut import LatencyTable
+from .spaces import SearchSpace
+
+# Block columns (summed over an architecture's blocks); "lut:<group>" columns
+# are added per block group of the space.
+BLOCK_COLUMNS = ("lut", "macs", "params", "act", "blocks")
+# Columns computed per architecture from the summed ones.
+ARCH_COLUMNS = ("resolution", "lut_x_res")
+# The features the profile predictor uses, chosen by cross-validation on real
+# calibration data (benchmarks/results_predictor.md, "feature selection").
+DEFAULT_FEATURES = ("lut", "lut:stem", "lut:s1", "lut:s2", "lut:s3", "lut:s4", "lut:s5",
+                    "lut:head", "lut_x_res")
+REFERENCE_RESOLUTION = 224.0
+
+
+# -- block groups and analytic costs ------------------------------------------
+def _ofa_group(key: str) -> str:
+    from .spaces.ofa_mbv3 import STEM_WIDTH, WIDTHS, parse_key
+
+    spec = parse_key(key)
+    if spec["kind"] == "Conv" or (spec["kind"] == "expanded_conv" and spec["cout"] == STEM_WIDTH):
+        return "stem"
+    if spec["kind"] == "expanded_conv":
+        return f"s{WIDTHS.index(spec['cout']) + 1}"
+    return "head"
+
+
+def _ofa_groups() -> tuple[str, ...]:
+    from .spaces.ofa_mbv3 import WIDTHS
+
+    return ("stem", *(f"s{i + 1}" for i in range(len(WIDTHS))), "head")
+
+
+def _ofa_costs(key: str) -> tuple[float, float, float]:
+    """(MACs, parameters, activation elements written) of an ``ofa-mbv3`` block.
+
+    Analytic, so predicting never needs torch; ``tests/test_predictor.py``
+    checks the MACs and parameters against counting the real torch modules.
+    """
+    from .spaces.layers import make_divisible
+    from .spaces.ofa_mbv3 import parse_key
+
+    s = parse_key(key)
+    kind, cin, cout = s["kind"], s["cin"], s["cout"]
+    hw = s["h"] * s["w"]
+    if kind == "Conv":
+        ohw = (((s["h"] - 1) // 2) + 1) ** 2
+        return ohw * cout * cin * 9, cout * cin * 9 + 2 * cout, ohw * cout
+    if kind == "Conv_1":
+        return hw * cout * cin, cin * cout + 2 * cout, hw * cout
+    if kind == "AvgPool2D":
+        return 0, 0, cin
+    if kind in ("Conv_2", "Logits"):
+        return cin * cout, cin * cout + cout, cout
+    mid, k, ohw = s["mid"], s["kernel"], s["oh"] * s["ow"]
+    macs = ohw * mid * k * k + ohw * cout * mid
+    params = mid * k * k + 2 * mid + mid * cout + 2 * cout
+    act = ohw * mid + ohw * cout
+    if mid != cin:
+        macs += hw * mid * cin
+        params += cin * mid + 2 * mid
+        act += hw * mid
+    if s["se"]:
+        se = make_divisible(mid // 4)
+        macs += 2 * mid * se
+        params += 2 * mid * se + mid + se
+    return macs, params, act
+
+
+# Spaces with a cheap block grouping and analytic costs. Other spaces group by
+# the key's prefix and count costs on the torch module (slower, still cached).
+GROUPS: dict[str, tuple[Callable[[str], str], Callable[[], tuple[str, ...]]]] = {
+    "ofa-mbv3": (_ofa_group, _ofa_groups),
+}
+COSTS: dict[str, Callable[[str], tuple[float, float, float]]] = {
+    "ofa-mbv3": _ofa_costs,
+}
+
+
+def _generic_costs(space: SearchSpace, key: str) -> tuple[float, float, float]:
+    macs, params = space._block_counts(key)
+    return macs, params, float(np.prod(space.block_input_shape(key)))
+
+
+class FeatureTable:
+    """Per-block feature rows of one profile, cached; sums them per architecture."""
+
+    def __init__(self, space: SearchSpace, lut: LatencyTable, profile_name: str = ""):
+        self.space = space
+        self.lut = lut
+        self.profile_name = profile_name or lut.name or "(unnamed)"
+        group_fn, groups_fn = GROUPS.get(space.name, (None, None))
+        self._group = group_fn or (lambda key: key.split("-")[0])
+        self.groups: tuple[str, ...] = groups_fn() if groups_fn else ()
+        self._costs = COSTS.get(space.name) or (lambda key: _generic_costs(space, key))
+        self._index: dict[str, int] = {}
+        self._rows: list[np.ndarray] = []
+        self._matrix: np.ndarray | None = None
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """Every feature column this table can produce, in order."""
+        return (*BLOCK_COLUMNS, *(f"lut:{g}" for g in self.groups), *ARCH_COLUMNS)
+
+    def _row(self, key: str) -> int:
+        index = self._index.get(key)
+        if index is not None:
+            return index
+        if key not in self.lut:
+            raise MissingEntryError(key, self.profile_name)
+        ms = self.lut.query(key)
+        macs, params, act = self._costs(key)
+        group = self._group(key)
+        if group not in self.groups:
+            self.groups = (*self.groups, group)
+            self._rows = [np.append(r, 0.0) for r in self._rows]
+        row = np.zeros(len(BLOCK_COLUMNS) + len(self.groups))
+        row[:len(BLOCK_COLUMNS)] = (ms, macs / 1e6, params / 1e6, act / 1e6, 1.0)
+        row[len(BLOCK_COLUMNS) + self.groups.index(group)] = ms
+        self._index[key] = len(self._rows)
+        self._rows.append(row)
+        self._matrix = None
+        return self._index[key]
+
+    def resolution(self, arch: Any) -> float:
+        return float(self.space.input_shape(arch)[-1])
+
+    def transform(self, archs: Sequence[Any], names: Sequence[str] | None = None) -> np.ndarray:
+        """Feature matrix (one row per architecture) with the columns ``names``."""
+        block_ids = [[self._row(b.key) for b in self.space.blocks(a)] for a in archs]
+        if self._matrix is None:
+            self._matrix = np.vstack(self._rows) if self._rows else np.zeros((0, len(self.names)))
+        counts = np.array([len(ids) for ids in block_ids])
+        flat = np.fromiter((i for ids in block_ids for i in ids), dtype=np.intp, count=counts.sum())
+        starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+        summed = (np.add.reduceat(self._matrix[flat], starts, axis=0) if len(archs)
+                  else np.zeros((0, self._matrix.shape[1])))
+        res = np.array([self.resolution(a) for a in archs], dtype=float)
+        lut_x_res = summed[:, 0] * res / REFERENCE_RESOLUTION
+        full = np.column_stack([summed, res, lut_x_res]) if len(archs) else np.zeros((0, len(self.names)))
+        if names is None:
+            return full
+        columns = {name: i for i, name in enumerate(self.names)}
+        missing = [n for n in names if n not in columns]
+        if missing:
+            raise ValueError(f"unknown feature(s) {missing}; known: {list(self.names)}")
+        return full[:, [columns[n] for n in names]]
+
+    def lut_sum(self, archs: Sequence[Any]) -> np.ndarray:
+        return self.transform(archs, ("lut",))[:, 0]
+
+
+# -- the linear core (weighted ridge in numpy) ------------------------------------
+def ridge_fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float,
+              relative: bool) -> "LinearFit":
+    """Weighted ridge on standardised features; ``relative`` weights rows by 1/y².
+
+    Equivalent to scikit-learn's ``Ridge`` with sample weights on the
+    standardised matrix (the intercept is not penalised).
+    """
+    fit_weight = weight / np.maximum(np.abs(y), 1e-12) ** 2 if relative else weight
+    fit_weight = fit_weight * (weight.sum() / fit_weight.sum())  # same total as the user's
+    mean = np.average(X, axis=0, weights=weight)
+    scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=weight))
+    scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
+    Z = (X - mean) / scale
+    z_mean = np.average(Z, axis=0, weights=fit_weight)
+    y_mean = float(np.average(y, weights=fit_weight))
+    Zc, yc = Z - z_mean, y - y_mean
+    gram = (Zc * fit_weight[:, None]).T @ Zc + alpha * np.eye(Z.shape[1])
+    coef = np.linalg.lstsq(gram, (Zc * fit_weight[:, None]).T @ yc, rcond=None)[0]
+    return LinearFit(mean, scale, coef, y_mean - float(z_mean @ coef))
+
+
+class LinearFit:
+    """A fitted linear model on standardised features: ``((X - mean) / scale) @ coef + b``."""
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float):
+        self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, intercept
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return ((np.asarray(X, float) - self.mean) / self.scale) @ self.coef + self.intercept
+
+
+def calibration_data(table: FeatureTable, entries: Sequence[dict[str, Any]],
+                     names: Sequence[str] = DEFAULT_FEATURES) -> tuple[np.ndarray, np.ndarray]:
+    """Feature matrix and measured ms of calibration ``entries`` (``{"arch", "stats"}``)."""
+    archs = [table.space.parse(e["arch"]) for e in entries]
+    y = np.array([float(e["stats"]["median_ms"]) for e in entries])
+    return table.transform(archs, names), y
+
+
+DEFAULT_ALPHA = 1e-3
+
+
+def fit_default(table: FeatureTable, entries: Sequence[dict[str, Any]]) -> LinearFit | None:
+    """The profile's predictor: ridge on ``DEFAULT_FEATURES``; ``None`` without entries.
+
+    Deterministic (a closed-form solve), so every load gives the same model.
+    """
+    if not entries:
+        return None
+    X, y = calibration_data(table, entries)
+    return ridge_fit(X, y, np.ones(len(y)), DEFAULT_ALPHA, relative=True)
