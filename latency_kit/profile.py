@@ -76,8 +76,8 @@ class Profile:
 
     @cached_property
     def features(self):
-        """Per-block feature cache (:class:`latency_kit.predictor.FeatureTable`)."""
-        from .predictor import FeatureTable
+        """Per-block feature cache (:class:`latency_kit.features.FeatureTable`)."""
+        from .features import FeatureTable
 
         return FeatureTable(self.space, self.lut, self.name)
 
@@ -90,10 +90,19 @@ class Profile:
         return self.features.lut_sum(self._archs(archs))
 
     @cached_property
+    def _model(self):
+        # The default predictor's closed-form fit (numpy only: no scikit-learn
+        # import, so load + refit stays well under a second); None without data.
+        from .features import fit_default
+
+        return fit_default(self.features, self.calibration())
+
+    @cached_property
     def predictor(self):
         """The :class:`~latency_kit.predictor.LatencyPredictor` refit from
-        ``calibration.json`` (fixed seed, so identical on every load), or
-        ``None`` when the profile has no calibration networks."""
+        ``calibration.json`` (deterministic, so identical on every load; it
+        gives the same numbers as :meth:`predict`), or ``None`` when the
+        profile has no calibration networks."""
         from .predictor import fit_predictor
 
         return fit_predictor(self.features, self.calibration())
@@ -101,7 +110,7 @@ class Profile:
     @property
     def predictor_kind(self) -> str:
         """``"calibrated"`` (LUT features + fitted predictor) or ``"lut-sum"``."""
-        return "lut-sum" if self.predictor is None else "calibrated"
+        return "lut-sum" if self._model is None else "calibrated"
 
     def predict(self, arch: Any) -> float:
         """Predicted whole-network latency of ``arch`` (object or string) in ms."""
@@ -114,10 +123,12 @@ class Profile:
         calibrated predictor when the profile has calibration data, else the
         raw LUT sum (see :attr:`predictor_kind`).
         """
+        from .features import DEFAULT_FEATURES
+
         archs = self._archs(archs)
-        if self.predictor is None:
+        if self._model is None:
             return self.features.lut_sum(archs)
-        return self.predictor.predict_archs(self.features, archs)
+        return self._model.predict(self.features.transform(archs, DEFAULT_FEATURES))
 
     def calibration(self) -> list[dict[str, Any]]:
         """Whole-network measurements stored with the profile (may be empty)."""
