@@ -39,6 +39,7 @@ class TableProfile(Profile):
         self.entries = entries
 
     predictor = None  # the table is the measurement; nothing is fitted
+    _model = None
 
     @property
     def predictor_kind(self) -> str:
