@@ -44,13 +44,16 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
               help="ssh://: python on the board that has ai-edge-litert (default python3).")
 @click.option("--ssh-option", "ssh_options", multiple=True, metavar="KEY=VALUE",
               help="ssh://: extra ssh -o option, e.g. IdentityFile=~/.ssh/pi. Repeatable.")
+@click.option("--ray", "ray_address", default=None, metavar="ADDRESS|auto",
+              help="Split the blocks across the devices of a Ray cluster (pip install "
+                   "'latkit[ray]'; nodes join with `latkit farm worker`).")
 def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, batch: int,
             precision: str, name: str | None, out: Path | None,
             calibrate: int | None = None,
             serial: str | None = None, benchmark_binary: Path | None = None,
             delegate: str | None = None, core_mask: str | None = None,
             pin_big_cores: bool | None = None, remote_python: str | None = None,
-            ssh_options: tuple[str, ...] = ()) -> None:
+            ssh_options: tuple[str, ...] = (), ray_address: str | None = None) -> None:
     """Measure every block the space can contain and write a device profile.
 
     Resumable: interrupt it at any point and rerun the same command.
@@ -70,15 +73,23 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
         check_precision(precision)
         name = name or f"{default_profile_name(device, threads, batch)}-{precision}"
     ok, why = cls.available()
-    if not ok:
+    if not ok and not ray_address:  # with --ray the devices are on the cluster's nodes
         raise LatkitError(f"device {device!r} is not usable here: {why}")
     if hasattr(cls, "describe_choice"):
         console().print(cls.describe_choice())
+    builder = build_profile
+    if ray_address:
+        from functools import partial
+
+        from ..farm import build_profile_ray, connect
+
+        connect(ray_address)  # fails early, naming the extra, when Ray is missing
+        builder = partial(build_profile_ray, address=ray_address)
     started = time.perf_counter()
     with progress_bar(f"profiling {device}") as update:
         from ..calibration import DEFAULT_CALIBRATION
 
-        result = build_profile(device=device, space=space, resolutions=resolution, out=out,
+        result = builder(device=device, space=space, resolutions=resolution, out=out,
                                name=name, threads=threads, batch=batch, progress=update,
                                precision=precision,
                                settings=getattr(cls, "measure_settings", None),
