@@ -25,19 +25,22 @@ _PROFILE_FILES = ("profile.json", "lut.json", "calibration.json", "predictor.jso
 
 
 class ProfileCost(CostSource):
-    """Predicted latency (ms) from a device profile (``latency_kit.load_profile``)."""
+    """Predicted latency (ms) from a device profile (``latency_kit.load_profile``).
+
+    ``space`` defaults to the profile's own. A space of the same name that the
+    profile covers only in part (``ofa-mbv3`` with all resolutions, profiled at
+    224 px) is narrowed to the profile's space, so ``cost.space`` is what to search.
+    """
 
     unit = "ms"
 
     def __init__(self, space: SearchSpace | None, profile: Any):
         self.profile = profile
-        space = space if space is not None else profile.space
-        _check_profile_covers(profile, space)
-        super().__init__(space)
+        super().__init__(_covered_space(profile, space))
 
     @classmethod
     def load(cls, name: str, space: SearchSpace | None = None) -> "ProfileCost":
-        """The profile stored as ``name`` (or at that path); ``space`` defaults to its own."""
+        """The profile stored as ``name`` (or at that path)."""
         from latency_kit import load_profile
 
         return cls(space, load_profile(name))
@@ -52,19 +55,25 @@ class ProfileCost(CostSource):
         return f"profile:{path.resolve()}#" + ",".join(parts)
 
 
-def _check_profile_covers(profile: Any, space: SearchSpace) -> None:
-    own = getattr(profile, "space", None)
-    if own is not None and own.name != space.name:
+def _covered_space(profile: Any, space: SearchSpace | None) -> SearchSpace:
+    own = profile.space
+    if space is None or space == own:
+        return own
+    if own.name != space.name:
         raise LatkitError(f"profile {profile.name!r} was measured for space {own.name}, not "
                           f"{space.name}; pass --space {own.name} or profile this space")
     lut = getattr(profile, "lut", None)
-    if lut is None or own == space:
-        return
-    missing = [b.key for b in space.all_blocks() if b.key not in lut]
-    if missing:
-        raise LatkitError(
-            f"profile {profile.name!r} lacks {len(missing)} blocks of {space!r} (e.g. {missing[0]}); "
-            "re-run `latkit profile` with the same --space and --resolution options")
+    if lut is None:
+        return space
+    wanted = {b.key for b in space.all_blocks()}
+    missing = sorted(wanted - set(lut))
+    if not missing:
+        return space
+    if {b.key for b in own.all_blocks()} <= wanted:
+        return own  # the profile covers part of the requested space: search that part
+    raise LatkitError(
+        f"profile {profile.name!r} lacks {len(missing)} blocks of {space!r} (e.g. {missing[0]}); "
+        "re-run `latkit profile` with the same --space and --resolution options")
 
 
 class TableCost(ArchTableMixin, CostSource):
