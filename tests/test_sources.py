@@ -272,7 +272,7 @@ def test_profile_cost_wraps_predict_many(tmp_path, ofa, archs) -> None:
     assert str(out.resolve()) in cost.identity()
     # all resolutions asked for, 224 px profiled: search the profiled part
     assert ProfileCost(get_space("ofa-mbv3"), profile).space == space
-    with pytest.raises(LatkitError, match="lacks 96 blocks"):
+    with pytest.raises(LatkitError, match="lacks .* blocks"):
         ProfileCost(get_space("ofa-mbv3", resolutions=(160,)), profile)
     with pytest.raises(LatkitError, match="measured for space ofa-mbv3, not nb201"):
         ProfileCost(get_space("nb201"), profile)
