@@ -127,6 +127,45 @@ def noise_floor(per_pass: dict[str, list[float]]) -> dict[str, float] | None:
             "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
 
 
+# -- speed --------------------------------------------------------------------------
+SPEED_CODE = """
+import json, sys, time
+t0 = time.perf_counter()
+from latency_kit import load_profile
+from latency_kit.calibration import sample_archs
+t1 = time.perf_counter()
+profile = load_profile(sys.argv[1])
+t2 = time.perf_counter()
+kind = profile.predictor_kind
+profile.predict(profile.space.sample(0))
+t3 = time.perf_counter()
+texts = [profile.space.format(a) for a in sample_archs(profile.space, 1000, seed=7)]
+t4 = time.perf_counter()
+profile.predict_many(texts)
+t5 = time.perf_counter()
+print(json.dumps({"import_s": t1 - t0, "load_s": t2 - t1, "refit_first_predict_s": t3 - t2,
+                  "predict_1000_s": t5 - t4, "kind": kind,
+                  "sklearn_imported": "sklearn" in sys.modules}))
+"""
+
+
+def speed(profile_dir: Path) -> dict:
+    """Fresh-process timings: import, load, refit, 1,000 predictions; and the CLI."""
+    out = subprocess.run([sys.executable, "-c", SPEED_CODE, str(profile_dir)], check=True,
+                         capture_output=True, text=True).stdout
+    result = json.loads(out)
+    space = get_space("ofa-mbv3", resolutions=tuple(json.loads(
+        (profile_dir / "profile.json").read_text())["space_options"]["resolutions"]))
+    archs = profile_dir.parent / "speed-archs.txt"
+    archs.write_text("\n".join(space.format(a) for a in sample_archs(space, 1000, seed=7)) + "\n")
+    latkit = Path(sys.executable).with_name("latkit")
+    started = time.perf_counter()
+    subprocess.run([str(latkit), "predict", "--profile", str(profile_dir), "--arch-file", str(archs)],
+                   check=True, capture_output=True)
+    result["cli_predict_1000_s"] = time.perf_counter() - started
+    return result
+
+
 # -- evaluation ---------------------------------------------------------------------
 def row(name: str, m: dict[str, float]) -> str:
     return (f"| {name} | {100 * m['within_5pct']:.1f}% | {100 * m['within_10pct']:.1f}% | "
@@ -228,6 +267,12 @@ def main() -> None:
               f"{100 * floor['within_10pct']:.1f}%, median |dev| {100 * floor['median_dev']:.1f}%, "
               f"max |dev| {100 * floor['max_dev']:.1f}%; spread max/min-1 per network: median "
               f"{100 * floor['median_spread']:.1f}%, max {100 * floor['max_spread']:.1f}%\n")
+    sp = speed(Path(profile.path))
+    print("## Speed (fresh process)\n")
+    print(f"import latency_kit {sp['import_s']:.2f} s; load_profile {sp['load_s']:.3f} s; refit + first "
+          f"predict {sp['refit_first_predict_s']:.3f} s ({sp['kind']}, scikit-learn imported: "
+          f"{sp['sklearn_imported']}); predict 1,000 architecture strings {sp['predict_1000_s']:.3f} s; "
+          f"`latkit predict --arch-file` with 1,000 lines, whole command {sp['cli_predict_1000_s']:.2f} s\n")
     if args.cv:
         print(f"## Cross-validation on the {len(entries)} calibration networks "
               "(5-fold, 3 repeats, mean)\n")
