@@ -90,38 +90,33 @@ class FeasibleRange:
                    [float(q) for q in data.get("quantiles", [])])
 
 
-def estimate_range(space: Any, cost: Any, samples: int = 2000, seed: int = 0) -> FeasibleRange:
-    """Cost range of ``space`` under ``cost``.
+def estimate_range(space: Any, cost: Any, samples: int = 2000,
+                   seed: int = 0) -> tuple[FeasibleRange, Any]:
+    """Cost range of ``space`` under ``cost``, and the cheapest architecture seen.
 
-    Uses the source's exact range when it knows one (a table); otherwise the
-    costs of the architectures that take the same choice index everywhere
-    (the all-smallest and all-largest ones among them) plus ``samples`` random
-    architectures. Quantiles always come from the random sample.
+    A table source is read whole (its range is exact). Otherwise: the
+    architectures that take the same choice index everywhere (the all-smallest
+    and all-largest ones among them) plus ``samples`` random architectures.
+    Quantiles come from random architectures (or table entries).
     """
     rng = np.random.default_rng(seed)
-    archs = [space.sample(rng) for _ in range(samples)]
-    if hasattr(cost, "archs"):  # a table: sample from what it holds
-        held = cost.archs()
-        archs = [held[i] for i in rng.integers(len(held), size=min(samples, len(held)))]
-    decisions = space.decisions()
-    width = max(len(d.choices) for d in decisions)
-    corners = [space.decode([min(i, len(d.choices) - 1) for d in decisions]) for i in range(width)]
-    if hasattr(cost, "archs"):
-        corners = []
+    if hasattr(cost, "archs"):  # a table: every architecture it holds
+        archs = list(cost.archs())
+        sample = rng.integers(len(archs), size=min(samples, len(archs)))
+    else:
+        decisions = space.decisions()
+        width = max(len(d.choices) for d in decisions)
+        archs = [space.sample(rng) for _ in range(samples)]
+        sample = np.arange(len(archs))
+        archs += [space.decode([min(i, len(d.choices) - 1) for d in decisions]) for i in range(width)]
     values = np.asarray(cost.cost_many(archs), dtype=float)
-    corner_values = np.asarray(cost.cost_many(corners), dtype=float) if corners else values[:0]
-    everything = np.concatenate([values, corner_values])
-    low, high = float(everything.min()), float(everything.max())
-    known = cost.known_range() if hasattr(cost, "known_range") else None
-    if known is not None:
-        low, high = float(known[0]), float(known[1])
-    if not (low > 0 and math.isfinite(high)):
-        positive = everything[everything > 0]
-        if not positive.size:
-            raise LatkitError("the cost source gives no positive costs for this space")
-        low = max(low, float(positive.min()))
-    quantiles = np.quantile(values, np.linspace(0, 1, 101)).tolist()
-    return FeasibleRange(low, high, cost.unit, [max(q, low) for q in quantiles])
+    usable = np.flatnonzero(values > 0)
+    if not usable.size:
+        raise LatkitError("the cost source gives no positive costs for this space")
+    cheapest = int(usable[np.argmin(values[usable])])
+    low, high = float(values[cheapest]), float(values.max())
+    quantiles = np.quantile(values[sample], np.linspace(0, 1, 101)).tolist()
+    return FeasibleRange(low, high, cost.unit, [max(q, low) for q in quantiles]), archs[cheapest]
 
 
 class BudgetContext:

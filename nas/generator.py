@@ -90,6 +90,15 @@ def fit_generator(model: Generator, reward: Callable[[np.ndarray, np.ndarray], t
     ``reward(indices, budgets)`` returns ``(rewards, feasible)`` for N sampled
     architectures (choice indices, shape (N, D)) and their budgets.
     """
+    from .evaluator import one_thread
+
+    with one_thread():
+        return _fit(model, reward, sample_budgets, context, steps, budgets_per_step,
+                    samples_per_budget, lr, entropy, seed, progress)
+
+
+def _fit(model, reward, sample_budgets, context, steps, budgets_per_step, samples_per_budget,
+         lr, entropy, seed, progress) -> GeneratorFit:
     rng = np.random.default_rng(seed)
     torch.manual_seed(seed)
     opt = torch.optim.Adam(model.parameters(), lr=lr)

@@ -29,7 +29,6 @@ is used if it fits, otherwise the budget is refused.
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Callable, Sequence
 
@@ -40,7 +39,7 @@ from latency_kit.errors import LatkitError
 from latency_kit.units import Budget
 
 from .budget import BudgetContext, FeasibleRange, estimate_range, format_cost
-from .evaluator import Evaluator, EvaluatorFit, fit_evaluator
+from .evaluator import Evaluator, EvaluatorFit, fit_evaluator, one_thread
 from .generator import Generator, GeneratorFit, fit_generator
 from .sources import AccuracySource, CostSource
 
@@ -78,6 +77,8 @@ class Settings:
 GENERATION_FIELDS = ("candidates", "rerank", "archive")
 PRESETS: dict[str, Settings] = {
     "fast": Settings(),
+    "tiny": Settings(archs=80, eval_steps=40, eval_hidden=64, gen_steps=40, range_samples=300,
+                     candidates=64),  # smoke tests only: fast, not good
     "bench": Settings(archs=1000, eval_steps=600, eval_hidden=256, gen_steps=600,
                       rerank=10),
 }
@@ -131,18 +132,6 @@ class FitReport:
     seconds: dict[str, float] = field(default_factory=dict)
     evaluator: dict[str, Any] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)
-
-
-@contextmanager
-def one_thread():
-    """Run torch on one thread: these networks are small, and on a busy machine
-    several threads spin against each other (15x slower measured on 2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 class _Lookups:
@@ -262,7 +251,7 @@ class PNAG:
         rng = np.random.default_rng(s.seed)
         t0 = time.perf_counter()
         tick("cost range", 0, 1)
-        feasible = estimate_range(self.space, self.cost, s.range_samples, s.seed)
+        feasible, cheapest = estimate_range(self.space, self.cost, s.range_samples, s.seed)
         tick("cost range", 1, 1)
         t1 = time.perf_counter()
         archs = self._draw_archive(rng)
@@ -275,8 +264,9 @@ class PNAG:
             values[start:start + chunk] = self.lookups.value_many(archs[start:start + chunk])
             tick("accuracy queries", min(start + chunk, len(archs)), len(archs))
         self.archive_ = list(zip(archs, values.tolist(), costs.tolist()))
-        self.fallback_ = archs[int(np.argmin(costs))]
-        feasible.low = min(feasible.low, float(costs.min()))
+        self.fallback_ = cheapest
+        if costs.min() < feasible.low:
+            self.fallback_, feasible.low = archs[int(np.argmin(costs))], float(costs.min())
         self.feasible_ = feasible
         self.context_ = BudgetContext(feasible, self.extra_context)
         t2 = time.perf_counter()
