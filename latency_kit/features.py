@@ -33,6 +33,8 @@ ARCH_COLUMNS = ("resolution", "lut_x_res")
 # calibration data (benchmarks/results_predictor.md, "feature selection").
 DEFAULT_FEATURES = ("lut", "lut:stem", "lut:s1", "lut:s2", "lut:s3", "lut:s4", "lut:s5",
                     "lut:head", "lut_x_res")
+# For spaces without a registered block grouping.
+GENERIC_FEATURES = ("lut", "lut_x_res")
 REFERENCE_RESOLUTION = 224.0
 
 
@@ -90,8 +92,9 @@ def _ofa_costs(key: str) -> tuple[float, float, float]:
     return macs, params, act
 
 
-# Spaces with a cheap block grouping and analytic costs. Other spaces group by
-# the key's prefix and count costs on the torch module (slower, still cached).
+# Spaces with a block grouping (and so "lut:<group>" columns) and analytic
+# costs. Other spaces get no group columns and count costs on the torch
+# module (slower, still cached).
 GROUPS: dict[str, tuple[Callable[[str], str], Callable[[], tuple[str, ...]]]] = {
     "ofa-mbv3": (_ofa_group, _ofa_groups),
 }
@@ -113,8 +116,9 @@ class FeatureTable:
         self.lut = lut
         self.profile_name = profile_name or lut.name or "(unnamed)"
         group_fn, groups_fn = GROUPS.get(space.name, (None, None))
-        self._group = group_fn or (lambda key: key.split("-")[0])
+        self._group = group_fn
         self.groups: tuple[str, ...] = groups_fn() if groups_fn else ()
+        self.default_features = DEFAULT_FEATURES if group_fn else GENERIC_FEATURES
         self._costs = COSTS.get(space.name) or (lambda key: _generic_costs(space, key))
         self._index: dict[str, int] = {}
         self._rows: list[np.ndarray] = []
@@ -133,13 +137,10 @@ class FeatureTable:
             raise MissingEntryError(key, self.profile_name)
         ms = self.lut.query(key)
         macs, params, act = self._costs(key)
-        group = self._group(key)
-        if group not in self.groups:
-            self.groups = (*self.groups, group)
-            self._rows = [np.append(r, 0.0) for r in self._rows]
         row = np.zeros(len(BLOCK_COLUMNS) + len(self.groups))
         row[:len(BLOCK_COLUMNS)] = (ms, macs / 1e6, params / 1e6, act / 1e6, 1.0)
-        row[len(BLOCK_COLUMNS) + self.groups.index(group)] = ms
+        if self._group:
+            row[len(BLOCK_COLUMNS) + self.groups.index(self._group(key))] = ms
         self._index[key] = len(self._rows)
         self._rows.append(row)
         self._matrix = None
@@ -206,7 +207,7 @@ class LinearFit:
 
 
 def calibration_data(table: FeatureTable, entries: Sequence[dict[str, Any]],
-                     names: Sequence[str] = DEFAULT_FEATURES) -> tuple[np.ndarray, np.ndarray]:
+                     names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     """Feature matrix and measured ms of calibration ``entries`` (``{"arch", "stats"}``)."""
     archs = [table.space.parse(e["arch"]) for e in entries]
     y = np.array([float(e["stats"]["median_ms"]) for e in entries])
@@ -217,11 +218,11 @@ DEFAULT_ALPHA = 1e-3
 
 
 def fit_default(table: FeatureTable, entries: Sequence[dict[str, Any]]) -> LinearFit | None:
-    """The profile's predictor: ridge on ``DEFAULT_FEATURES``; ``None`` without entries.
+    """The profile's predictor: ridge on ``table.default_features``; ``None`` without entries.
 
     Deterministic (a closed-form solve), so every load gives the same model.
     """
     if not entries:
         return None
-    X, y = calibration_data(table, entries)
+    X, y = calibration_data(table, entries, table.default_features)
     return ridge_fit(X, y, np.ones(len(y)), DEFAULT_ALPHA, relative=True)

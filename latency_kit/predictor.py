@@ -120,5 +120,5 @@ def fit_predictor(table: FeatureTable, entries: Sequence[dict[str, Any]],
     """
     if not entries:
         return None
-    predictor = LatencyPredictor(**params)
+    predictor = LatencyPredictor(**{"features": table.default_features, **params})
     return predictor.fit(*calibration_data(table, entries, predictor.features))

@@ -123,12 +123,10 @@ class Profile:
         calibrated predictor when the profile has calibration data, else the
         raw LUT sum (see :attr:`predictor_kind`).
         """
-        from .features import DEFAULT_FEATURES
-
         archs = self._archs(archs)
         if self._model is None:
             return self.features.lut_sum(archs)
-        return self._model.predict(self.features.transform(archs, DEFAULT_FEATURES))
+        return self._model.predict(self.features.transform(archs, self.features.default_features))
 
     def calibration(self) -> list[dict[str, Any]]:
         """Whole-network measurements stored with the profile (may be empty)."""
