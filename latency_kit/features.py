@@ -62,7 +62,7 @@ def _ofa_costs(key: str) -> tuple[float, float, float]:
     Analytic, so predicting never needs torch; ``tests/test_predictor.py``
     checks the MACs and parameters against counting the real torch modules.
     """
-    from .spaces.layers import make_divisible
+    from .spaces.channels import make_divisible
     from .spaces.ofa_mbv3 import parse_key
 
     s = parse_key(key)

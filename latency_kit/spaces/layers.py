@@ -5,13 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def make_divisible(value: float, divisor: int = 8) -> int:
-    """Round channels to a multiple of ``divisor`` without losing more than 10%."""
-    new = max(divisor, int(value + divisor / 2) // divisor * divisor)
-    if new < 0.9 * value:
-        new += divisor
-    return new
+from .channels import make_divisible
 
 
 def activation(hswish: bool) -> nn.Module:

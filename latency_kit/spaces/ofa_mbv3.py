@@ -27,7 +27,7 @@ from typing import Any, Sequence
 
 from ..errors import ArchError
 from .base import Block, Decision, SearchSpace
-from .layers import make_divisible
+from .channels import make_divisible
 
 STEM_WIDTH = 24
 WIDTHS = (32, 48, 96, 136, 192)
