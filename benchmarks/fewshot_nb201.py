@@ -79,6 +79,8 @@ def main() -> int:
                         default=Path(__file__).resolve().parents[2] / "shared" / "refdata")
     parser.add_argument("--shots", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--random-seeds", type=int, default=5)
+    parser.add_argument("--cpu-check", type=int, default=0, metavar="K",
+                        help="also measure 10 references + K random archs on this CPU (real device)")
     args = parser.parse_args()
     if not (args.refdata / "help" / "nasbench201").is_dir():
         print(f"reference data not found under {args.refdata}", file=sys.stderr)
@@ -112,7 +114,41 @@ def main() -> int:
         cells = " | ".join(f"{v:.3f}" for v in values)
         print(f"| {method} | {refs} | {cells} | **{np.mean(values):.3f}** |")
     print(f"\nsources: {', '.join(HELP_TRAIN)}; {time.perf_counter() - started:.1f} s")
+    if args.cpu_check:
+        cpu_check(args.cpu_check, archs, z, feats, macs)
     return 0
+
+
+def cpu_check(count: int, archs: list[str], z: np.ndarray, feats: np.ndarray,
+              macs: np.ndarray, shots: int = 10, rounds: int = 3) -> None:
+    """Real device: this machine's ONNX Runtime CPU (1 thread) as the new device.
+
+    Measures the ``shots`` references and ``count`` random held-out
+    architectures interleaved (``measure_interleaved``), fits the transfer from
+    HELP's 13 devices on the references and reports Spearman on the held-out
+    ones, next to FLOPs. Needs a quiet machine: load makes CPU medians noisy.
+    """
+    from latency_kit.api import arch_spec
+    from latency_kit.backends import open_backend
+    from latency_kit.engine import measure_interleaved
+    from latency_kit.spaces import get_space
+
+    space = get_space("nb201")
+    refs = select_references(z, feats, shots)
+    rng = np.random.default_rng(1)
+    held = [int(i) for i in rng.choice(np.setdiff1d(np.arange(len(archs)), refs), count, replace=False)]
+    specs = [arch_spec(space, space.parse(archs[i])) for i in refs + held]
+    with open_backend("cpu", threads=1) as backend:
+        stats = measure_interleaved(backend, specs, rounds=rounds)
+    ms = np.array([s.median_ms for s in stats])
+    model = FewShotTransfer().fit(z[refs], ms[:shots], feats[refs])
+    pred = model.predict(z[held], feats[held])
+    truth = ms[shots:]
+    print(f"\nthis CPU (ONNX Runtime, 1 thread), {shots} measured references, {count} held-out "
+          f"measured architectures: Spearman {spearmanr(pred, truth)[0]:.3f} "
+          f"(FLOPs {spearmanr(macs[held], truth)[0]:.3f}); median |error| "
+          f"{np.median(np.abs(pred / truth - 1)):.1%}; median CV of the measurements "
+          f"{np.median([s.cv for s in stats]):.3f}")
 
 
 if __name__ == "__main__":

@@ -185,3 +185,30 @@ def test_profile_few_shot_measures_on_cpu(ofa_family):
     assert len(rows) == 3 and all(r["value_ms"] > 0 and r["stats"]["count"] > 0 for r in rows)
     assert profile.meta["fingerprint"]["runtime"] and profile.meta["backend"]
     assert np.all(profile.predict_many([r["arch"] for r in rows]) > 0)
+
+
+def test_nas_generate_uses_a_fewshot_profile(tmp_path):
+    """`latkit nas generate --device <few-shot profile>` on nb201 (tiny preset)."""
+    space = get_space("nb201")
+    from latency_kit.fewshot import candidate_pool
+
+    archs = candidate_pool(space)
+    keys = [space.format(a) for a in archs]
+    feats = np.stack([space.features(a) for a in archs]).astype(float)
+    ms = family(feats, devices=4, seed=11)
+    sources = [write_table_profile(tmp_path / f"nb{k}", f"nb{k}", "nb201",
+                                   dict(zip(keys, ms[:, k].tolist())), {}) for k in range(3)]
+    refs = reference_archs(space, sources, 10)
+    truth = dict(zip(keys, ms[:, 3]))
+    build_fewshot_profile("nb201", sources, [(a, truth[space.format(a)]) for a in refs], "nbnew")
+    acc = tmp_path / "acc.csv"
+    acc.write_text("arch,value\n" + "".join(f"{k},{v:.4f}\n" for k, v in
+                                             zip(keys, feats @ np.linspace(0, 1, feats.shape[1]))))
+    budget = float(np.median(ms[:, 3]))
+    result = _invoke("nas", "generate", "--device", "nbnew", "--accuracy", f"table:{acc}",
+                     "--preset", "tiny", "--budget", f"{budget:.3f}ms", "--json")
+    assert result.exit_code == 0, result.output
+    text = result.stdout
+    json.loads(text)
+    arch = next(k for k in keys if k in text)
+    assert load_profile("nbnew").predict(arch) <= budget + 1e-6
