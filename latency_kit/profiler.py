@@ -122,12 +122,22 @@ def profile_blocks(job: ProfileJob, backend: Backend,
         done += 1
         if progress:
             progress(done, len(blocks), block.key)
-    table.save(job.out / LUT_FILE)
-    journal_path.unlink(missing_ok=True)
-    profile = Profile(job.out, meta, table)
+    return finish_profile(job.out, meta, table, started, after_lut)
+
+
+def finish_profile(out: Path, meta: dict[str, Any], table: LatencyTable, started: float,
+                   after_lut: Callable[[Profile], None] | None = None) -> Profile:
+    """Write the finished table, drop the journal, run ``after_lut``, mark complete.
+
+    The order matters for resuming: the table is saved before the journal is
+    removed, and the profile is marked complete only after ``after_lut``
+    (calibration) has finished. ``started`` is this run's ``perf_counter``.
+    """
+    table.save(out / LUT_FILE)
+    (out / JOURNAL_FILE).unlink(missing_ok=True)
     if after_lut:
-        after_lut(profile)
+        after_lut(Profile(out, meta, table))
     meta["status"] = "complete"
     meta["build_seconds"] = round(meta.get("build_seconds", 0.0) + time.perf_counter() - started, 2)
-    save_meta(job.out, meta)
-    return Profile.load(job.out)
+    save_meta(out, meta)
+    return Profile.load(out)
