@@ -207,7 +207,10 @@ class JacobCov(Proxy):
         x = torch.randn(self.input_shape(space, arch, self.batch), generator=gen).requires_grad_()
         net(x).sum().backward()
         net.zero_grad(set_to_none=True)
-        jac = x.grad.reshape(self.batch, -1).double()
+        if x.grad is None:  # the output ignores the input (an all-``none`` nb201 cell)
+            jac = torch.zeros(self.batch, x[0].numel(), dtype=torch.float64)
+        else:
+            jac = x.grad.reshape(self.batch, -1).double()
         corr = torch.nan_to_num(torch.corrcoef(jac), nan=0.0)
         eig = torch.linalg.eigvalsh(corr)
         k = 1e-5

@@ -30,6 +30,12 @@ def test_network_proxy_finite_and_seeded(nb201, name) -> None:
     assert get_proxy(name)(nb201, arch) == pytest.approx(first, rel=1e-6)
 
 
+@pytest.mark.parametrize("name", NETWORK_PROXIES)
+def test_input_independent_network(nb201, name) -> None:
+    """A cell of only ``none`` edges cuts the input off; proxies still return a number."""
+    assert math.isfinite(get_proxy(name)(nb201, nb201.parse(EMPTY)))
+
+
 def test_synflow_orders_by_size(nb201) -> None:
     proxy = get_proxy("synflow")
     empty, small, big = (proxy(nb201, nb201.parse(s)) for s in (EMPTY, SMALL, CONV3))
