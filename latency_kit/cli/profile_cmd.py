@@ -44,12 +44,16 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
               help="ssh://: python on the board that has ai-edge-litert (default python3).")
 @click.option("--ssh-option", "ssh_options", multiple=True, metavar="KEY=VALUE",
               help="ssh://: extra ssh -o option, e.g. IdentityFile=~/.ssh/pi. Repeatable.")
+@click.option("--few-shot", "few_shot", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Measure only N reference networks and transfer from --from profiles.")
+@click.option("--from", "sources", multiple=True, metavar="PROFILE",
+              help="Source profile for --few-shot (same space). Repeatable.")
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS|auto",
               help="Split the blocks across the devices of a Ray cluster (pip install "
                    "'latkit[ray]'; nodes join with `latkit farm worker`).")
 def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, batch: int,
-            precision: str, name: str | None, out: Path | None,
-            calibrate: int | None = None,
+            precision: str, name: str | None, out: Path | None, few_shot: int | None = None,
+            sources: tuple[str, ...] = (), calibrate: int | None = None,
             serial: str | None = None, benchmark_binary: Path | None = None,
             delegate: str | None = None, core_mask: str | None = None,
             pin_big_cores: bool | None = None, remote_python: str | None = None,
@@ -77,6 +81,14 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
         raise LatkitError(f"device {device!r} is not usable here: {why}")
     if hasattr(cls, "describe_choice"):
         console().print(cls.describe_choice())
+    if few_shot is not None or sources:
+        from click.core import ParameterSource
+
+        from .lut_fewshot_cmd import profile_fewshot
+
+        explicit = click.get_current_context().get_parameter_source("space") != ParameterSource.DEFAULT
+        return profile_fewshot(device, space if explicit else None, few_shot, sources, name, out,
+                               threads=threads, precision=precision, batch=batch)
     builder = build_profile
     if ray_address:
         from functools import partial
