@@ -238,6 +238,11 @@ def build_fewshot_profile(space: str | SearchSpace, sources: Sequence[Profile],
                          for i, (a, v, row) in enumerate(zip(archs, values, at_refs))],
     }
     out_path = Path(out) if out else profiles_dir() / name
+    if (out_path / META_FILE).is_file():
+        old = read_json(out_path / META_FILE, "profile metadata")
+        if not isinstance(old, dict) or old.get("kind") != "fewshot":
+            raise LatkitError(f"{out_path} holds another kind of profile; choose another --name "
+                              "or --out for the few-shot profile")
     out_path.mkdir(parents=True, exist_ok=True)
     write_json(out_path / FEWSHOT_FILE, data)
     meta = {"schema": PROFILE_SCHEMA, "version": PROFILE_VERSION, "kind": "fewshot", "name": name,

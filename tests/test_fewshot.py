@@ -164,6 +164,11 @@ def test_cli_errors(ofa_family, tmp_path):
                         {"|none~0|+|none~0|none~1|+|none~0|none~1|none~2|": 1.0}, {})
     mixed = _invoke("lut", "reference", "--space", "ofa-mbv3", *froms, "--from", str(tmp_path / "nb"))
     assert mixed.exit_code == 2 and "nb (nb201)" in mixed.output
+    csv = tmp_path / "m.csv"
+    csv.write_text("arch,value\n" + "".join(f"{a},1.0\n" for a in list(truth)[:4]))
+    clobber = _invoke("lut", "fewshot", "--space", "ofa-mbv3", *froms, "--measurements", str(csv),
+                      "--name", "x", "--out", paths[0])
+    assert clobber.exit_code == 2 and "another kind of profile" in clobber.output
     no_sources = _invoke("profile", "--device", "cpu", "--few-shot", "3")
     assert no_sources.exit_code == 2 and "--from" in no_sources.output
 

@@ -67,7 +67,7 @@ def fewshot(space: str, sources: tuple[str, ...], measurements: Path, name: str,
 
 
 def profile_fewshot(device: str, space: str | None, shots: int | None, sources: tuple[str, ...],
-                    name: str | None, out: Path | None, **backend_options) -> None:
+                    name: str | None, out: Path | None, settings=None, **backend_options) -> None:
     """The ``latkit profile --few-shot N --from ...`` path (called by ``profile``)."""
     from ..errors import LatkitError
     from ..fewshot_profile import load_sources, measure_fewshot_profile
@@ -78,7 +78,8 @@ def profile_fewshot(device: str, space: str | None, shots: int | None, sources: 
     profiles = load_sources(sources, space)
     with progress_bar(f"measuring {shots} reference networks on {device}", total=3) as update:
         result = measure_fewshot_profile(device, profiles, shots, name=name, out=out,
-                                         on_round=lambda r: update(r + 1), **backend_options)
+                                         settings=settings, on_round=lambda r: update(r + 1),
+                                         **backend_options)
     console().print(f"few-shot profile [bold]{result.name}[/] at {result.path}: {shots} networks "
                     f"measured, {len(profiles)} sources, leave-one-out error "
                     f"{result.data['fit']['loo_rmse_log']:.1%} (log)")

@@ -86,9 +86,15 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
 
         from .lut_fewshot_cmd import profile_fewshot
 
+        if ray_address:
+            raise LatkitError("--few-shot measures a few networks on one device; drop --ray")
         explicit = click.get_current_context().get_parameter_source("space") != ParameterSource.DEFAULT
         return profile_fewshot(device, space if explicit else None, few_shot, sources, name, out,
-                               threads=threads, precision=precision, batch=batch)
+                               settings=getattr(cls, "measure_settings", None), threads=threads,
+                               precision=precision, batch=batch, serial=serial,
+                               benchmark_binary=benchmark_binary, delegate=delegate,
+                               core_mask=core_mask, pin_big_cores=pin_big_cores,
+                               remote_python=remote_python, ssh_options=ssh_options or None)
     builder = build_profile
     if ray_address:
         from functools import partial
