@@ -99,3 +99,17 @@ def test_classes_option() -> None:
     arch = space.parse(EXAMPLE)
     assert space.build(arch)(torch.zeros(2, 3, 32, 32)).shape == (2, 100)
     assert space != get_space("nb201")
+
+
+def test_profile_cli_accepts_nb201_without_resolution() -> None:
+    """`latkit profile --space nb201` must not trip over ofa-mbv3's default --resolution."""
+    from click.testing import CliRunner
+
+    from latency_kit.cli import main
+
+    result = CliRunner().invoke(main, ["profile", "--device", "no-such-device", "--space", "nb201"])
+    assert result.exit_code == 2
+    assert "resolution" not in result.output and "no-such-device" in result.output
+    result = CliRunner().invoke(main, ["profile", "--device", "cpu", "--space", "nb201",
+                                       "--resolution", "160"])
+    assert result.exit_code == 2 and "no input-resolution option" in result.output

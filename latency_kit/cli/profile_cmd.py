@@ -66,7 +66,11 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
     from ..backends import backend_class
     from ..spaces import get_space
 
-    get_space(space, **space_options_for(space, resolution))  # validate before measuring
+    from click.core import ParameterSource
+
+    # --resolution defaults to 224 for ofa-mbv3; only an explicit one is an error elsewhere
+    given = click.get_current_context().get_parameter_source("resolution") != ParameterSource.DEFAULT
+    get_space(space, **space_options_for(space, resolution if given else ()))  # validate early
     cls = backend_class(device)
     if precision != "fp32":
         from ..api import default_profile_name
@@ -82,8 +86,6 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
     if hasattr(cls, "describe_choice"):
         console().print(cls.describe_choice())
     if few_shot is not None or sources:
-        from click.core import ParameterSource
-
         from .lut_fewshot_cmd import profile_fewshot
 
         if ray_address:
