@@ -122,30 +122,43 @@ def estimate_range(space: Any, cost: Any, samples: int = 2000,
 class BudgetContext:
     """Maps budgets to the context vector the networks condition on.
 
-    Features of ``u`` = the budget's position on the log scale of the feasible
-    range, clipped to [0, 1]: ``2u - 1`` and sin/cos of ``pi*f*u``. ``extra``
-    is appended unchanged (for instance a device embedding); ``dim`` is the
-    total length, the ``context_dim`` of the generator and evaluator.
+    Two positions of the budget, each clipped to [0, 1]: ``u``, its rank among
+    the costs of random architectures (the quantiles of the feasible range), so
+    budgets are spread evenly where architectures are even when a few
+    degenerate ones make the range span decades; and ``v``, its position on the
+    log scale of the whole range. Features: ``2u - 1``, sin/cos of ``pi*f*u``
+    and ``2v - 1``. ``extra`` is appended unchanged (for instance a device
+    embedding); ``dim`` is the total length, the ``context_dim`` of the
+    generator and evaluator.
     """
 
     def __init__(self, feasible: FeasibleRange, extra: Sequence[float] = ()):
         self.feasible = feasible
         self.extra = np.asarray(list(extra), dtype=np.float32)
+        q = np.log(np.maximum(np.asarray(feasible.quantiles or [feasible.low, feasible.high]), 1e-12))
+        self._grid = q + np.arange(len(q)) * 1e-9  # strictly increasing for interpolation
 
     @property
     def dim(self) -> int:
-        return 1 + 2 * len(FREQUENCIES) + len(self.extra)
+        return 2 + 2 * len(FREQUENCIES) + len(self.extra)
 
     def position(self, budgets: np.ndarray | Sequence[float]) -> np.ndarray:
+        """Position on the log scale of the feasible range, in [0, 1]."""
         b = np.maximum(np.asarray(budgets, dtype=float), 1e-12)
         lo, hi = math.log(self.feasible.low), math.log(self.feasible.high)
         return np.clip((np.log(b) - lo) / max(hi - lo, 1e-9), 0.0, 1.0)
 
+    def rank(self, budgets: np.ndarray | Sequence[float]) -> np.ndarray:
+        """Share of random architectures at or under the budget, in [0, 1]."""
+        b = np.log(np.maximum(np.asarray(budgets, dtype=float), 1e-12))
+        return np.interp(b, self._grid, np.linspace(0, 1, len(self._grid)))
+
     def __call__(self, budgets: np.ndarray | Sequence[float]) -> np.ndarray:
-        u = self.position(budgets)[:, None]
+        u = self.rank(budgets)[:, None]
         parts = [2 * u - 1]
         for f in FREQUENCIES:
             parts += [np.sin(np.pi * f * u), np.cos(np.pi * f * u)]
+        parts.append(2 * self.position(budgets)[:, None] - 1)
         out = np.concatenate(parts, axis=1).astype(np.float32)
         if len(self.extra):
             out = np.concatenate([out, np.repeat(self.extra[None], len(out), axis=0)], axis=1)

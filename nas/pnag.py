@@ -18,7 +18,7 @@ Training (``fit``):
    overshoot when it does not.
 
 Generation (``generate``): sample ``candidates`` architectures for the budget
-(plus the greedy one), keep those whose cost is at most the budget, order them
+(half at temperature 1, half at 1.5 for variety, plus the greedy one), keep those whose cost is at most the budget, order them
 by the evaluator, then query the accuracy source on the ``rerank`` best and
 return the most accurate, also considering archive architectures that fit.
 With ``rerank=0, archive=False`` the choice is the evaluator's alone. A budget
@@ -62,8 +62,8 @@ class Settings:
     gen_hidden: int = 64
     gen_budgets: int = 8          # budgets per REINFORCE step
     gen_samples: int = 16         # samples per budget (the group baseline)
-    gen_lr: float = 3e-3
-    entropy: float = 0.01
+    gen_lr: float = 1e-3
+    entropy: float = 0.05
     range_samples: int = 2000
     seed: int = 0
     candidates: int = 256         # generation: samples per budget
@@ -330,10 +330,14 @@ class PNAG:
         rng = torch.Generator().manual_seed(seed)
         pool: dict[Any, float] = {}
         for attempt in range(3):
-            ctx = torch.as_tensor(self.context_(np.full(max(candidates, 1), value)))
+            ctx = torch.as_tensor(self.context_(np.full(max(candidates, 2), value)))
+            half = len(ctx) // 2  # half at the policy's temperature, half hotter for variety
             with torch.no_grad():
-                sampled, _, _ = self.generator_.sample(ctx, temperature=1.0 + 0.5 * attempt,
-                                                       generator=rng)
+                sampled = torch.cat([
+                    self.generator_.sample(ctx[:half], temperature=1.0 + 0.5 * attempt,
+                                           generator=rng)[0],
+                    self.generator_.sample(ctx[half:], temperature=1.5 + 0.5 * attempt,
+                                           generator=rng)[0]])
                 if attempt == 0:
                     greedy, _, _ = self.generator_.sample(ctx[:1], greedy=True)
                     sampled = torch.cat([greedy, sampled])

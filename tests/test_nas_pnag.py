@@ -192,7 +192,7 @@ def test_context_vector_appends_extra_features():
     assert extra.dim == plain.dim + 2
     out = extra(np.array([1.0, 10.0, 1000.0]))
     assert out.shape == (3, extra.dim)
-    np.testing.assert_allclose(out[:, 0], [-1.0, 0.0, 1.0], atol=1e-6)  # log position, clipped
+    np.testing.assert_allclose(out[:, plain.dim - 1], [-1.0, 0.0, 1.0], atol=1e-6)  # log position
     np.testing.assert_allclose(out[:, -2:], [[0.5, -1.0]] * 3)
 
 
