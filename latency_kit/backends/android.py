@@ -259,6 +259,7 @@ class AndroidBackend(Backend):
         if profiling:
             args.append("--enable_op_profiling=true")
         prepared.info["thermal"] = self.thermal_guard()
+        prepared.info["thermal"]["key"] = prepared.spec.key
         out = self._call(lambda: self._shell(args, timeout=120.0 + 2.0 * runs))
         self.last_result = parse_benchmark_output(out)
         return self.last_result
