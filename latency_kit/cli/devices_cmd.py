@@ -81,6 +81,7 @@ def devices(as_json: bool) -> None:
     if as_json:
         emit_json(report)
         return
+    from rich.markup import escape
     from rich.table import Table
 
     from ._common import console
@@ -89,7 +90,7 @@ def devices(as_json: bool) -> None:
     for col in ("device", "runtime", "available"):
         table.add_column(col)
     for b in report["backends"]:
-        table.add_row(b["device"], b["runtime"], "yes" if b["available"] else f"no: {b['reason']}")
+        table.add_row(b["device"], b["runtime"], "yes" if b["available"] else escape(f"no: {b['reason']}"))
     out = console(stderr=False)
     out.print(table)
     table = Table(title="attached phones")

@@ -120,10 +120,11 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
                                calibrate=DEFAULT_CALIBRATION if calibrate is None else calibrate,
                                calibration_progress=lambda done, total, arch: update(
                                    done, total, f"calibration {arch}"))
-    cvs = sorted(e.cv for e in result.lut.entries.values())
+    cvs = sorted(e.cv for e in result.lut.entries.values() if e.cv is not None)
     flagged = sum(e.flagged for e in result.lut.entries.values())
+    median_cv = f"{cvs[len(cvs) // 2]:.3f}" if cvs else "n/a"
     console().print(
         f"profile [bold]{result.name}[/] at {result.path}: {len(result.lut)} entries, "
-        f"{time.perf_counter() - started:.1f} s this run, median CV {cvs[len(cvs) // 2]:.3f}, "
-        f"{flagged} flagged"
+        f"{time.perf_counter() - started:.1f} s this run, median CV {median_cv}, "
+        f"{flagged} flagged, predictor: {result.predictor_kind}"
     )
