@@ -208,7 +208,7 @@ def _print_table(model, rows: list[dict[str, Any]], path: Path, trained: bool) -
     label = model.label.replace("_", " ")
     table = Table(title=f"PNAG on {model.space.name} ({'trained' if trained else 'cached'}: {path})")
     for column in ("budget", "architecture", f"predicted {cost_key.replace('_', ' ')}", label):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         picks = [row] + row.get("alternatives", [])
         for i, pick in enumerate(picks):
