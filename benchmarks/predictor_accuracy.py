@@ -42,7 +42,7 @@ from latency_kit.backends import open_backend
 from latency_kit.calibration import measure_archs, sample_archs
 from latency_kit.jsonio import read_json, write_json
 from latency_kit.paths import cache_dir
-from latency_kit.features import DEFAULT_FEATURES
+from latency_kit.features import DEFAULT_FEATURES, GROUP_FEATURES
 from latency_kit.predictor import LatencyPredictor, fit_predictor
 from latency_kit.spaces import get_space
 from latency_kit.validation import baselines, metrics
@@ -55,9 +55,10 @@ FEATURE_SETS = {
     "lut+res": ("lut", "lut_x_res", "resolution"),
     "lut+macs": ("lut", "macs"),
     "lut+macs+params+act": ("lut", "macs", "params", "act", "blocks"),
-    "groups": DEFAULT_FEATURES[1:8],
-    "lut+groups+res (default)": DEFAULT_FEATURES,
-    "groups+macs+act+res": (*DEFAULT_FEATURES, "macs", "act", "resolution"),
+    "groups": GROUP_FEATURES,
+    "lut+groups+res": ("lut", *GROUP_FEATURES, "lut_x_res"),
+    "groups+macs+act+res": ("lut", *GROUP_FEATURES, "lut_x_res", "macs", "act", "resolution"),
+    "default": DEFAULT_FEATURES,
 }
 MODELS = {
     "ridge": dict(model="ridge", alpha=1e-3),
