@@ -31,8 +31,9 @@ from .fewshot import (ARCH_WEIGHT, DEFAULT_ALPHAS, FewShotTransfer, SourceScale,
 from .jsonio import read_json, write_json
 from .lut import LatencyTable
 from .paths import profiles_dir
-from .profile import META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile
-from .spaces import SearchSpace, get_space
+from .profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
+                      read_data_file, read_meta)
+from .spaces import SearchSpace
 
 FEWSHOT_FILE = "fewshot.json"
 SCHEMA = "latkit.fewshot"
@@ -119,12 +120,8 @@ class FewShotProfile(Profile):
     @classmethod
     def load(cls, path: str | Path) -> "FewShotProfile":
         path = Path(path)
-        meta = read_json(path / META_FILE, "profile metadata")
-        if not isinstance(meta, dict) or meta.get("schema") != PROFILE_SCHEMA:
-            raise CorruptFileError(f"{path / META_FILE} is not a latkit profile")
-        data = read_json(path / FEWSHOT_FILE, "few-shot data")
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA or data.get("version") != VERSION:
-            raise CorruptFileError(f"{path / FEWSHOT_FILE} is not latkit few-shot data v{VERSION}")
+        meta = read_meta(path)
+        data = read_data_file(path / FEWSHOT_FILE, "few-shot data", SCHEMA, VERSION)
         for field in ("sources", "scale", "model", "measurements"):
             if field not in data:
                 raise CorruptFileError(f"{path / FEWSHOT_FILE} has no {field!r}")

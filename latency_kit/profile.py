@@ -141,11 +141,7 @@ class Profile:
     @classmethod
     def load(cls, path: str | Path) -> "Profile":
         path = Path(path)
-        meta = read_json(path / META_FILE, "profile metadata")
-        if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
-            raise CorruptFileError(f"{path / META_FILE} is not a latkit profile")
-        if meta.get("version") != VERSION:
-            raise CorruptFileError(f"{path} has profile version {meta.get('version')}; expected {VERSION}")
+        meta = read_meta(path)
         lut_path = path / LUT_FILE
         if lut_path.exists():
             lut = LatencyTable.load(lut_path)
@@ -155,6 +151,24 @@ class Profile:
             raise CorruptFileError(f"profile {path} has no {LUT_FILE}")
         lut.name = lut.name or str(meta.get("name", path.name))
         return cls(path, meta, lut)
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """``profile.json`` of the profile at ``path``, checked for schema and version."""
+    meta = read_json(path / META_FILE, "profile metadata")
+    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
+        raise CorruptFileError(f"{path / META_FILE} is not a latkit profile")
+    if meta.get("version") != VERSION:
+        raise CorruptFileError(f"{path} has profile version {meta.get('version')}; expected {VERSION}")
+    return meta
+
+
+def read_data_file(path: Path, what: str, schema: str, version: int) -> dict[str, Any]:
+    """A profile's versioned JSON data file (table, few-shot data), checked."""
+    data = read_json(path, what)
+    if not isinstance(data, dict) or data.get("schema") != schema or data.get("version") != version:
+        raise CorruptFileError(f"{path} is not a latkit {what} v{version}")
+    return data
 
 
 def new_meta(name: str, space: SearchSpace, device: str, backend: str,

@@ -21,9 +21,10 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .errors import CorruptFileError, LatkitError
-from .jsonio import read_json, write_json
+from .jsonio import write_json
 from .lut import LatencyTable
-from .profile import META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile
+from .profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
+                      read_data_file, read_meta)
 
 TABLE_FILE = "table.json"
 SCHEMA = "latkit.archtable"
@@ -77,12 +78,8 @@ class TableProfile(Profile):
     @classmethod
     def load(cls, path: str | Path) -> "TableProfile":
         path = Path(path)
-        meta = read_json(path / META_FILE, "profile metadata")
-        if not isinstance(meta, dict) or meta.get("schema") != PROFILE_SCHEMA:
-            raise CorruptFileError(f"{path / META_FILE} is not a latkit profile")
-        data = read_json(path / TABLE_FILE, "architecture table")
-        if not isinstance(data, dict) or data.get("schema") != SCHEMA or data.get("version") != VERSION:
-            raise CorruptFileError(f"{path / TABLE_FILE} is not a latkit architecture table v{VERSION}")
+        meta = read_meta(path)
+        data = read_data_file(path / TABLE_FILE, "architecture table", SCHEMA, VERSION)
         entries = data.get("entries")
         if not isinstance(entries, dict):
             raise CorruptFileError(f"{path / TABLE_FILE} has no entries")

@@ -38,9 +38,9 @@ import torch
 from latency_kit.errors import LatkitError
 from latency_kit.units import Budget
 
-from .budget import BudgetContext, FeasibleRange, estimate_range, format_cost
-from .evaluator import Evaluator, EvaluatorFit, fit_evaluator, one_thread
-from .generator import Generator, GeneratorFit, fit_generator
+from .budget import BudgetContext, estimate_range, format_cost
+from .evaluator import fit_evaluator, one_thread
+from .generator import Generator, fit_generator
 from .sources import AccuracySource, CostSource
 
 Progress = Callable[[str, int, int], None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit_json, json_option, resolution_option, space_option, space_options_for
+from ._common import emit_json, json_option, space_option, space_options_for
 
 
 @click.group()
