@@ -29,8 +29,8 @@ from . import journal
 from .backends import Backend, ModelSpec, Prepared, open_backend
 from .engine import MeasureSettings, measure
 from .errors import DeviceError, LatkitError, MissingExtraError
-from .profile import JOURNAL_FILE, LUT_FILE, Profile, save_meta
-from .profiler import IDENTITY_FIELDS, ProfileJob, Progress, open_job
+from .profile import JOURNAL_FILE, Profile
+from .profiler import IDENTITY_FIELDS, ProfileJob, Progress, finish_profile, open_job
 from .stats import LatencyStats
 
 RESOURCE_PREFIX = "device:"
@@ -225,16 +225,8 @@ def profile_blocks_ray(job: ProfileJob, workers: Sequence[tuple[Any, dict[str, A
         raise DeviceError(
             f"{len(missing)} of {len(blocks)} blocks were not measured (e.g. {example[0]}: "
             f"{example[1]}); rerun the same command to measure only those")
-    table.save(job.out / LUT_FILE)
-    journal_path.unlink(missing_ok=True)
     meta["farm"] = {"workers": len(workers), "blocks_per_host": per_host}
-    profile = Profile(job.out, meta, table)
-    if after_lut:
-        after_lut(profile)
-    meta["status"] = "complete"
-    meta["build_seconds"] = round(meta.get("build_seconds", 0.0) + time.perf_counter() - started, 2)
-    save_meta(job.out, meta)
-    return Profile.load(job.out)
+    return finish_profile(job.out, meta, table, started, after_lut)
 
 
 def _last_line(exc: BaseException) -> str:

@@ -16,27 +16,16 @@ to the context vector of the budget (see :mod:`nas.budget`).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Callable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
 
+from .sources import one_torch_thread
+
 LOSSES = ("hinge", "logistic")
-
-
-@contextmanager
-def one_thread() -> Iterator[None]:
-    """Run torch on one thread: these networks are small, and on a busy machine
-    several threads spin against each other (15x slower measured on 2 cores)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def dominance(acc_i, acc_j, cost_i, cost_j, budget) -> np.ndarray:
@@ -149,7 +138,7 @@ def fit_evaluator(features: np.ndarray, acc: np.ndarray, cost: np.ndarray, budge
     """
     if loss not in LOSSES:
         raise ValueError(f"unknown loss {loss!r}; use one of {LOSSES}")
-    with one_thread():
+    with one_torch_thread():
         return _fit(features, acc, cost, budgets, context, hidden, layers, steps,
                     budgets_per_step, archs_per_step, lr, loss, heldout, seed, progress)
 

@@ -90,9 +90,9 @@ def fit_generator(model: Generator, reward: Callable[[np.ndarray, np.ndarray], t
     ``reward(indices, budgets)`` returns ``(rewards, feasible)`` for N sampled
     architectures (choice indices, shape (N, D)) and their budgets.
     """
-    from .evaluator import one_thread
+    from .sources import one_torch_thread
 
-    with one_thread():
+    with one_torch_thread():
         return _fit(model, reward, sample_budgets, context, steps, budgets_per_step,
                     samples_per_budget, lr, entropy, seed, progress)
 

@@ -51,7 +51,7 @@ from latency_kit.units import Budget
 from .budget import BudgetContext, FeasibleRange
 from .evaluator import Evaluator, ranking_loss
 from .generator import Generator, fit_generator
-from .pnag import INFEASIBLE_FLOOR, PNAG, Generation, Settings
+from .pnag import INFEASIBLE_FLOOR, PNAG, Generation, Settings, cached_features
 from .sources import AccuracySource, CostSource
 
 Progress = Callable[[str, int, int], None]
@@ -121,13 +121,7 @@ class MultiDevicePNAG:
 
     # -- pieces ----------------------------------------------------------------
     def features(self, archs: Sequence[Any]) -> np.ndarray:
-        out = []
-        for a in archs:
-            f = self._features.get(a)
-            if f is None:
-                f = self._features[a] = np.asarray(self.space.features(a), dtype=np.float32)
-            out.append(f)
-        return np.stack(out)
+        return cached_features(self.space, self._features, archs)
 
     def _pool(self) -> list[Any]:
         held = [set(c.archs()) for c in self.costs.values() if hasattr(c, "archs")]

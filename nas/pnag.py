@@ -39,9 +39,9 @@ from latency_kit.errors import LatkitError
 from latency_kit.units import Budget
 
 from .budget import BudgetContext, estimate_range, format_cost
-from .evaluator import fit_evaluator, one_thread
+from .evaluator import fit_evaluator
 from .generator import Generator, fit_generator
-from .sources import AccuracySource, CostSource
+from .sources import AccuracySource, CostSource, one_torch_thread
 
 Progress = Callable[[str, int, int], None]
 INFEASIBLE_FLOOR = -4.0  # reward of an infeasible sample before the overshoot penalty
@@ -134,6 +134,17 @@ class FitReport:
     generator: dict[str, Any] = field(default_factory=dict)
 
 
+def cached_features(space: Any, cache: dict[Any, np.ndarray], archs: Sequence[Any]) -> np.ndarray:
+    """``space.features`` of ``archs`` as one float32 matrix, memoised in ``cache``."""
+    out = []
+    for a in archs:
+        f = cache.get(a)
+        if f is None:
+            f = cache[a] = np.asarray(space.features(a), dtype=np.float32)
+        out.append(f)
+    return np.stack(out)
+
+
 class _Lookups:
     """Caches of the two sources, counting distinct queries.
 
@@ -196,13 +207,7 @@ class PNAG:
         return self.cost.unit
 
     def features(self, archs: Sequence[Any]) -> np.ndarray:
-        out = []
-        for a in archs:
-            f = self._features.get(a)
-            if f is None:
-                f = self._features[a] = np.asarray(self.space.features(a), dtype=np.float32)
-            out.append(f)
-        return np.stack(out)
+        return cached_features(self.space, self._features, archs)
 
     def decode(self, indices: np.ndarray) -> list[Any]:
         out = []
@@ -241,7 +246,7 @@ class PNAG:
 
     def fit(self, progress: Progress | None = None) -> "PNAG":
         """Train the evaluator and the generator; returns ``self``."""
-        with one_thread():
+        with one_torch_thread():
             return self._fit(progress)
 
     def _fit(self, progress: Progress | None) -> "PNAG":
@@ -313,7 +318,7 @@ class PNAG:
         """
         if not hasattr(self, "generator_"):
             raise RuntimeError("PNAG.generate needs a fitted or loaded model")
-        with one_thread():
+        with one_torch_thread():
             return self._generate(budget, n, candidates, rerank, archive, seed)
 
     def _generate(self, budget: Budget | float | str, n: int, candidates: int | None,
