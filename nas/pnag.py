@@ -53,6 +53,9 @@ class Settings:
     change a trained model (they are not part of its cache key)."""
 
     archs: int = 300              # M: accuracy queries that train the evaluator
+    rounds: int = 3               # active rounds that spend part of M near the front
+    seed_share: float = 0.4       # share of M drawn at random before the first round
+    round_budgets: int = 20       # budgets each active round proposes architectures for
     eval_budgets: int = 16        # K: budgets of the ranking loss
     eval_steps: int = 250
     eval_hidden: int = 128
@@ -227,8 +230,7 @@ class PNAG:
             return self.evaluator_(x, c).numpy()
 
     # -- training --------------------------------------------------------------
-    def _draw_archive(self, rng: np.random.Generator) -> list[Any]:
-        m = self.settings.archs
+    def _draw_archive(self, rng: np.random.Generator, m: int) -> list[Any]:
         pool = None
         if hasattr(self.accuracy, "archs"):
             pool = [a for a in self.accuracy.archs()
@@ -259,28 +261,29 @@ class PNAG:
         feasible, cheapest = estimate_range(self.space, self.cost, s.range_samples, s.seed)
         tick("cost range", 1, 1)
         t1 = time.perf_counter()
-        archs = self._draw_archive(rng)
+        n_seed = s.archs if s.rounds <= 0 else max(10, int(round(s.archs * s.seed_share)))
+        archs = self._draw_archive(rng, n_seed)
         costs = self.lookups.cost_many(archs)
-        keep = np.isfinite(costs)
-        archs, costs = [a for a, k in zip(archs, keep) if k], costs[keep]
-        values = np.empty(len(archs))
-        chunk = max(1, len(archs) // 20)
-        for start in range(0, len(archs), chunk):
-            values[start:start + chunk] = self.lookups.value_many(archs[start:start + chunk])
-            tick("accuracy queries", min(start + chunk, len(archs)), len(archs))
-        self.archive_ = list(zip(archs, values.tolist(), costs.tolist()))
+        archs = [a for a, c in zip(archs, costs) if np.isfinite(c)]
+        self.archive_ = []
+        self._query(archs, tick, s.archs)
+        costs = np.array([c for _, _, c in self.archive_])
         self.fallback_ = cheapest
         if costs.min() < feasible.low:
-            self.fallback_, feasible.low = archs[int(np.argmin(costs))], float(costs.min())
+            self.fallback_, feasible.low = self.archive_[int(np.argmin(costs))][0], float(costs.min())
         self.feasible_ = feasible
         self.context_ = BudgetContext(feasible, self.extra_context)
         t2 = time.perf_counter()
-        budgets = feasible.spread(s.eval_budgets)
-        self.evaluator_, efit = fit_evaluator(
-            self.features(archs), values, costs, budgets, self.context_, hidden=s.eval_hidden,
-            layers=s.eval_layers, steps=s.eval_steps, loss=s.loss, seed=s.seed,
-            progress=lambda d, t: tick("evaluator", d, t))
-        self.eval_fit_ = efit
+        self._fit_evaluator(tick)
+        left = s.archs - len(self.archive_)
+        for r in range(max(s.rounds, 0)):
+            per_round = left // (s.rounds - r)
+            proposed = self._propose(per_round, rng)
+            if not proposed:
+                break
+            left -= len(proposed)
+            self._query(proposed, tick, s.archs)
+            self._fit_evaluator(tick)
         t3 = time.perf_counter()
         self.generator_ = Generator([len(d.choices) for d in self.space.decisions()],
                                     self.context_.dim, s.gen_hidden)
@@ -293,10 +296,75 @@ class PNAG:
         report.cost_queries = len(self.lookups.costs)
         report.seconds = {"range": t1 - t0, "archive": t2 - t1, "evaluator": t3 - t2,
                           "generator": t4 - t3, "total": t4 - t0}
-        report.evaluator = asdict(efit)
+        report.evaluator = asdict(self.eval_fit_)
         report.generator = asdict(gfit)
         self.report_ = report
         return self
+
+    def _query(self, archs: list[Any], tick: Progress, total: int) -> None:
+        """Query the accuracy source on ``archs`` and add them to the archive."""
+        chunk = max(1, total // 20)
+        for start in range(0, len(archs), chunk):
+            part = archs[start:start + chunk]
+            values = self.lookups.value_many(part)
+            costs = self.lookups.cost_many(part)
+            self.archive_ += list(zip(part, values.tolist(), costs.tolist()))
+            tick("accuracy queries", len(self.archive_), total)
+
+    def _fit_evaluator(self, tick: Progress) -> None:
+        """(Re)fit R on the whole archive over the evaluator's K budgets."""
+        s = self.settings
+        archs = [a for a, _, _ in self.archive_]
+        values = np.array([v for _, v, _ in self.archive_])
+        costs = np.array([c for _, _, c in self.archive_])
+        self.evaluator_, self.eval_fit_ = fit_evaluator(
+            self.features(archs), values, costs, self.feasible_.spread(s.eval_budgets),
+            self.context_, hidden=s.eval_hidden, layers=s.eval_layers, steps=s.eval_steps,
+            loss=s.loss, seed=s.seed, progress=lambda d, t: tick("evaluator", d, t))
+
+    def _propose(self, count: int, rng: np.random.Generator) -> list[Any]:
+        """An active round: ``count`` new architectures that R rates best near the front.
+
+        For budgets spread over the range (jittered each round), the pool is
+        mutations of the most accurate archive architectures that fit the
+        budget plus random ones; R ranks the affordable unqueried ones and the
+        best few per budget are proposed. This spends queries where the
+        optimum of each budget lies, which random sampling rarely reaches.
+        """
+        s = self.settings
+        n_budgets = max(1, min(s.round_budgets, count))
+        grid = (np.arange(n_budgets) + rng.random(n_budgets)) / n_budgets
+        quantiles = self.feasible_.quantiles or [self.feasible_.low, self.feasible_.high]
+        budgets = np.interp(0.02 + 0.98 * grid, np.linspace(0, 1, len(quantiles)), quantiles)
+        per_budget = int(np.ceil(count / n_budgets))
+        known = {a for a, _, _ in self.archive_}
+        chosen: dict[Any, None] = {}
+        for b in budgets:
+            fits = sorted((x for x in self.archive_ if x[2] <= b), key=lambda x: -x[1])
+            elites = [a for a, _, _ in fits[:4]]
+            pool = list(dict.fromkeys(
+                [self._mutate(elites[i % len(elites)], rng) for i in range(96 if elites else 0)]
+                + [self.space.sample(rng) for _ in range(32)]))
+            pool = [a for a in pool if a not in known and a not in chosen
+                    and self.lookups.known_accuracy(a)]
+            if not pool:
+                continue
+            costs = self.lookups.cost_many(pool)
+            pool = [a for a, c in zip(pool, costs) if c <= b]
+            if not pool:
+                continue
+            scores = self.score(pool, np.full(len(pool), b))
+            for i in np.argsort(-scores, kind="stable")[:per_budget]:
+                chosen[pool[i]] = None
+        return list(chosen)[:count]
+
+    def _mutate(self, arch: Any, rng: np.random.Generator) -> Any:
+        """``arch`` with one to two decisions changed at random."""
+        decisions = self.space.decisions()
+        code = list(self.space.encode(arch))
+        for i in rng.choice(len(code), size=int(rng.integers(1, 3)), replace=False):
+            code[i] = int(rng.integers(len(decisions[i].choices)))
+        return self.space.decode(code)
 
     def _reward(self, indices: np.ndarray, budgets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         archs = self.decode(indices)

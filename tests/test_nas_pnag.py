@@ -142,6 +142,24 @@ def test_unseen_budget_generation_is_close_to_optimal(model, nb201):
     assert all(p.accuracy_queries <= 1 for p in pure)
 
 
+def test_active_rounds_spend_the_same_queries_closer_to_the_front(nb201):
+    space, _, values, cost, acc = nb201
+    costs = np.array([c for c, _ in values.values()])
+    accs = np.array([a for _, a in values.values()])
+    budgets = np.quantile(costs, np.linspace(0.05, 0.95, 12))
+    optimum = np.array([accs[costs <= b].max() for b in budgets])
+    regret = {}
+    for rounds in (0, 2):
+        settings = settings_from("tiny", archs=120, rounds=rounds, gen_steps=5, eval_steps=150)
+        fitted = PNAG(space, cost, acc, settings).fit()
+        archive = fitted.archive_
+        assert len(archive) == len({a for a, _, _ in archive}) == 120  # M queries, no repeats
+        assert all(values[a] == (c, v) for a, v, c in archive)
+        best = [max(v for _, v, c in archive if c <= b) for b in budgets]
+        regret[rounds] = float(np.mean(optimum - np.array(best)))
+    assert regret[2] < 0.7 * regret[0], regret
+
+
 def test_budget_above_range_returns_best_with_note(model, nb201):
     _, _, values, _, _ = nb201
     result = model.generate(model.feasible_.high * 3)
@@ -225,3 +243,35 @@ def test_cli_generate_on_nb201_tables(tmp_path, nb201):
     assert low.exit_code == 2 and "feasible range" in low.output
     madds = runner.invoke(main, base + ["--budget", "300M"])
     assert madds.exit_code == 2 and "MAdds" in madds.output
+
+
+def test_cli_train_stores_a_model_that_generate_reuses(tmp_path, nb201, latkit_home):
+    from latency_kit.cli import main
+
+    space, archs, values, _, _ = nb201
+    for name, col in (("cost.csv", 0), ("acc.csv", 1)):
+        lines = ["arch,value"] + [f"{space.format(a)},{values[a][col]}" for a in archs[::5]]
+        (tmp_path / name).write_text("\n".join(lines) + "\n")
+    sources = ["--space", "nb201", "--cost", f"table:{tmp_path / 'cost.csv'}",
+               "--accuracy", f"table:{tmp_path / 'acc.csv'}", "--preset", "tiny",
+               "--name", "synthetic"]
+    runner = CliRunner()
+    trained = runner.invoke(main, ["nas", "train", *sources, "--json"])
+    assert trained.exit_code == 0, trained.output
+    summary = json.loads(trained.stdout)
+    assert summary["path"] == str(latkit_home / "nas" / "synthetic")
+    assert summary["space"] == "nb201" and summary["label"] == "accuracy"
+    assert summary["accuracy_queries"] >= settings_from("tiny").archs
+    assert -1.0 <= summary["evaluator_kendall_tau"] <= 1.0
+    assert 0 < summary["feasible"]["low"] < summary["feasible"]["high"]
+    stored = sorted(p.name for p in (latkit_home / "nas" / "synthetic").iterdir())
+    assert stored, "nas train wrote nothing"
+    generated = runner.invoke(main, ["nas", "generate", *sources, "--budget", "4ms", "--json"])
+    assert generated.exit_code == 0, generated.output
+    row = json.loads(generated.stdout)[0]
+    arch = space.parse(row["arch"])
+    assert row["latency_ms"] == values[arch][0] <= 4.0
+    human = runner.invoke(main, ["nas", "generate", *sources, "--budget", "4ms"])
+    assert human.exit_code == 0 and "cached" in human.output  # the stored model, not retrained
+    bad = runner.invoke(main, ["nas", "train", "--space", "nb201", "--cost", "table:/nope.csv"])
+    assert bad.exit_code == 2 and bad.output.startswith("error:") and bad.output.count("\n") == 1
