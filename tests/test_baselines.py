@@ -83,6 +83,22 @@ def test_within_budget_and_queries(space, tables, name) -> None:
     assert scores == sorted(scores)
 
 
+def test_free_cost_counts_only_accuracy_queries(space, tables, name) -> None:
+    acc, cost = tables
+    acc_rec, cost_rec = Recording(acc), Recording(cost)
+    queries = 120
+    budgets = BUDGETS[1:]
+    results = get_baseline(name).search(space, acc_rec, cost_rec, budgets, queries=queries, seed=1,
+                                        free_cost=True)
+    assert len(acc_rec.asked) <= queries and results[0].accuracy_queries == len(acc_rec.asked)
+    assert results[0].queries_used == len(acc_rec.asked)
+    for r in results:
+        assert r.feasible and cost.cost(r.arch) <= r.budget and r.score == acc.score(r.arch)
+    counted = get_baseline(name).search(space, acc, cost, budgets, queries=queries, seed=1)
+    # with free cost lookups a method spends its whole allowance on accuracy queries
+    assert results[0].accuracy_queries >= counted[0].accuracy_queries
+
+
 def test_close_to_optimum(space, tables, name) -> None:
     acc, cost = tables
     results = get_baseline(name).search(space, acc, cost, [6.0], queries=1500, seed=0)
@@ -143,6 +159,11 @@ def test_counter_counts_distinct(space) -> None:
     assert counter.affordable([a, c, d]) == [a, c]
     with pytest.raises(RuntimeError):
         counter.cost_many([c, d])
+    free = QueryCounter(_Const(space), _Size(space), limit=1, free_cost=True)
+    free.cost_many([a, b, c])
+    assert free.remaining == 1 and free.seen == {a, b, c} and free.costable([a, d]) == [a, d]
+    free.score_many([b])
+    assert free.remaining == 0 and free.affordable([b, c]) == [b]
 
 
 def test_unknown_baseline() -> None:

@@ -9,6 +9,10 @@ two sources' counts separately, each at most ``queries``. PNAG's training
 queries are counted the same way (distinct architectures), so comparing
 methods at the same ``queries`` is comparing them at equal information.
 
+With ``free_cost=True`` only accuracy queries count and cost lookups are free,
+as they are for PNAG's generator (a LUT or a table answers thousands): the
+comparison at equal *accuracy* queries.
+
 Every method answers each budget with the most accurate architecture among
 all those it evaluated whose cost is at most the budget; with none, the
 result is ``feasible=False`` and ``arch=None``. An over-budget architecture is
@@ -52,10 +56,12 @@ class QueryCounter:
     or score ``-inf`` without using a query, so a partial table still works.
     """
 
-    def __init__(self, accuracy: AccuracySource, cost: CostSource, limit: int):
+    def __init__(self, accuracy: AccuracySource, cost: CostSource, limit: int,
+                 free_cost: bool = False):
         if limit < 1:
             raise ValueError(f"query limit must be at least 1, got {limit}")
         self.accuracy, self.cost_source, self.limit = accuracy, cost, int(limit)
+        self.free_cost = free_cost
         self.costs: dict[Any, float] = {}
         self.scores: dict[Any, float] = {}
         self.touched: set[Any] = set()
@@ -79,6 +85,16 @@ class QueryCounter:
             out.append(arch)
         return out
 
+    def costable(self, archs: Sequence[Any], stop_at: int | None = None) -> list[Any]:
+        """The architectures of ``archs`` that may be costed: all of them when
+        cost lookups are free, else :meth:`affordable`."""
+        return list(dict.fromkeys(archs)) if self.free_cost else self.affordable(archs, stop_at)
+
+    @property
+    def seen(self) -> set[Any]:
+        """Every architecture costed or scored so far."""
+        return self.touched | self.costs.keys()
+
     def _spend(self, archs: list[Any]) -> None:
         new = {a for a in archs if a not in self.touched}
         if len(new) > self.remaining:
@@ -91,7 +107,8 @@ class QueryCounter:
             self.costs[arch] = math.inf
         todo = [a for a in todo if a not in self.costs]
         if todo:
-            self._spend(todo)
+            if not self.free_cost:
+                self._spend(todo)
             for arch, value in zip(todo, np.asarray(self.cost_source.cost_many(todo), dtype=float)):
                 self.costs[arch] = float(value)
         return np.array([self.costs[a] for a in archs], dtype=float)
@@ -136,10 +153,11 @@ class Baseline(ABC):
     name: ClassVar[str]
 
     def search(self, space: SearchSpace, accuracy: AccuracySource, cost: CostSource,
-               budgets: Sequence[float], queries: int, seed: int = 0) -> list[SearchResult]:
+               budgets: Sequence[float], queries: int, seed: int = 0,
+               free_cost: bool = False) -> list[SearchResult]:
         """Search, then answer each budget (see the module docstring for the rules)."""
         started = time.perf_counter()
-        counter = QueryCounter(accuracy, cost, queries)
+        counter = QueryCounter(accuracy, cost, queries, free_cost)
         rng = np.random.default_rng(seed)
         self.explore(space, counter, [float(b) for b in budgets], rng)
         seconds = time.perf_counter() - started

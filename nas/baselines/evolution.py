@@ -65,11 +65,11 @@ class Evolution(PerBudgetBaseline):
     @staticmethod
     def _feasible(counter: QueryCounter, archs: list[Any], budget: float, stop_at: int) -> list[Any]:
         """Evaluate ``archs`` within the query share; return those within budget."""
-        keep = counter.affordable(archs, stop_at)
+        keep = counter.costable(archs, stop_at)
         if not keep:
             return []
         costs = counter.cost_many(keep)
-        fit = [a for a, c in zip(keep, costs) if c <= budget]
+        fit = counter.affordable([a for a, c in zip(keep, costs) if c <= budget], stop_at)
         if fit:
             counter.score_many(fit)
         return fit

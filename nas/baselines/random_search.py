@@ -23,11 +23,11 @@ class RandomSearch(PerBudgetBaseline):
         stalls = 0
         while len(counter.touched) < stop_at and stalls < 5:
             room = stop_at - len(counter.touched)
-            archs = sample_distinct(space, min(self.batch, room), rng, exclude=counter.touched)
-            archs = counter.affordable(archs, stop_at)
+            n = self.batch if counter.free_cost else min(self.batch, room)
+            archs = counter.costable(sample_distinct(space, n, rng, exclude=counter.seen), stop_at)
             stalls = stalls + 1 if not archs else 0
             if archs:
                 costs = counter.cost_many(archs)
                 feasible = [a for a, c in zip(archs, costs) if c <= budget]
                 if feasible:
-                    counter.score_many(feasible)
+                    counter.score_many(counter.affordable(feasible, stop_at))
