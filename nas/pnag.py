@@ -10,20 +10,25 @@ Typical use::
 Training (``fit``):
 
 1. estimate the feasible cost range of the space (:mod:`nas.budget`);
-2. query the accuracy source on M architectures (the *archive*), and their costs;
-3. fit the evaluator R(alpha|B) with the ranking loss over K budgets (eq. 4, 5);
+2. query the accuracy source on part of the M architectures of the *archive*
+   (random ones) and fit the evaluator R(alpha|B) with the ranking loss over
+   K budgets (eq. 4, 5);
+3. active rounds spend the rest of M: for budgets across the range, R ranks
+   mutations of the best archive architectures that fit (plus random ones),
+   the best few are queried and R is refitted, so queries land near the front;
 4. fit the generator by REINFORCE on budgets drawn across the range. The
    reward is the evaluator's standardised score when the architecture fits
    the budget (cost from the cost source), and a penalty that grows with the
    overshoot when it does not.
 
 Generation (``generate``): sample ``candidates`` architectures for the budget
-(half at temperature 1, half at 1.5 for variety, plus the greedy one), keep those whose cost is at most the budget, order them
-by the evaluator, then query the accuracy source on the ``rerank`` best and
-return the most accurate, also considering archive architectures that fit.
-With ``rerank=0, archive=False`` the choice is the evaluator's alone. A budget
-is never exceeded: when nothing sampled fits, the cheapest known architecture
-is used if it fits, otherwise the budget is refused.
+(half at temperature 1, half at 1.5 for variety, plus the greedy one), keep
+those whose cost is at most the budget, order them by the evaluator, query
+the accuracy source on the ``rerank`` best and return the most accurate,
+also considering archive architectures that fit. With
+``rerank=0, archive=False`` the choice is the evaluator's alone. A budget is never exceeded: when nothing sampled fits,
+the cheapest known architecture is used if it fits, otherwise the budget is
+refused.
 """
 
 from __future__ import annotations
@@ -336,15 +341,13 @@ class PNAG:
         grid = (np.arange(n_budgets) + rng.random(n_budgets)) / n_budgets
         quantiles = self.feasible_.quantiles or [self.feasible_.low, self.feasible_.high]
         budgets = np.interp(0.02 + 0.98 * grid, np.linspace(0, 1, len(quantiles)), quantiles)
-        per_budget = int(np.ceil(count / n_budgets))
+        per_budget = np.full(n_budgets, count // n_budgets)  # the remainder to random budgets
+        per_budget[rng.permutation(n_budgets)[:count % n_budgets]] += 1
         known = {a for a, _, _ in self.archive_}
         chosen: dict[Any, None] = {}
-        for b in budgets:
-            fits = sorted((x for x in self.archive_ if x[2] <= b), key=lambda x: -x[1])
-            elites = [a for a, _, _ in fits[:4]]
-            pool = list(dict.fromkeys(
-                [self._mutate(elites[i % len(elites)], rng) for i in range(96 if elites else 0)]
-                + [self.space.sample(rng) for _ in range(32)]))
+        for b, take in zip(budgets, per_budget):
+            pool = list(dict.fromkeys(self._neighbours(b, 96, rng)
+                                      + [self.space.sample(rng) for _ in range(32)]))
             pool = [a for a in pool if a not in known and a not in chosen
                     and self.lookups.known_accuracy(a)]
             if not pool:
@@ -354,9 +357,15 @@ class PNAG:
             if not pool:
                 continue
             scores = self.score(pool, np.full(len(pool), b))
-            for i in np.argsort(-scores, kind="stable")[:per_budget]:
+            for i in np.argsort(-scores, kind="stable")[:take]:
                 chosen[pool[i]] = None
-        return list(chosen)[:count]
+        return list(chosen)
+
+    def _neighbours(self, budget: float, count: int, rng: np.random.Generator) -> list[Any]:
+        """``count`` mutations of the four most accurate archive architectures within ``budget``."""
+        fits = sorted((x for x in self.archive_ if x[2] <= budget), key=lambda x: -x[1])
+        elites = [a for a, _, _ in fits[:4]]
+        return [self._mutate(elites[i % len(elites)], rng) for i in range(count if elites else 0)]
 
     def _mutate(self, arch: Any, rng: np.random.Generator) -> Any:
         """``arch`` with one to two decisions changed at random."""
