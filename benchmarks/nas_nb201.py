@@ -161,6 +161,7 @@ def main() -> int:
                 results[variant] = score(variant, chosen, budgets, lat, acc, optimum, front_hv, acc_ref,
                                          train_s + gen_s, queries)
                 results[variant]["ms_per_budget"] = 1000 * gen_s / len(budgets)
+                results[variant]["from_generator"] = sum(g.best.origin == "generator" for g in gens)
             acc_q = results["PNAG"]["queries"]
             all_q = len(set(model.lookups.values) | set(model.lookups.costs))
             results["PNAG"]["distinct"] = all_q
@@ -178,11 +179,12 @@ def main() -> int:
             print(f"\n{device} / {dataset}: budgets {budgets.min():.3g}-{budgets.max():.3g} ms, "
                   f"PNAG train {train_s:.1f} s, evaluator tau {model.eval_fit_.tau:.3f}")
             print(f"| method | regret pp | max regret | met | HV | acc queries | distinct archs "
-                  f"| time s | ms/budget |\n|---|---|---|---|---|---|---|---|---|")
+                  f"| time s | ms/budget | answers from generator |\n|---|---|---|---|---|---|---|---|---|---|")
             for r in results.values():
                 print(f"| {r['method']} | {r['regret_pp']:.3f} | {r['max_regret_pp']:.2f} | "
                       f"{r['met']:.0%} | {r['hv']:.3f} | {r['queries']} | {r.get('distinct', '')} | "
-                      f"{r['seconds']:.1f} | {r.get('ms_per_budget', float('nan')):.1f} |")
+                      f"{r['seconds']:.1f} | {r.get('ms_per_budget', float('nan')):.1f} | "
+                      f"{r.get('from_generator', '')} |")
             sys.stdout.flush()
     print("\nmean over all settings")
     methods = list(dict.fromkeys(r["method"] for r in rows))
@@ -192,6 +194,14 @@ def main() -> int:
         print(f"{m:16} regret {np.mean([r['regret_pp'] for r in sel]):.3f} pp, met "
               f"{np.mean([r['met'] for r in sel]):.0%}, HV {np.mean([r['hv'] for r in sel]):.3f}, "
               f"time {np.mean([r['seconds'] for r in sel]):.1f} s")
+    datasets = list(dict.fromkeys(r["dataset"] for r in rows))
+    if len(datasets) > 1:
+        print("\nmean regret (pp) per dataset\n\n| method | " + " | ".join(datasets)
+              + " |\n|---|" + "---|" * len(datasets))
+        for m in methods:
+            cells = [np.mean([r["regret_pp"] for r in rows if r["method"] == m and r["dataset"] == d])
+                     for d in datasets]
+            print(f"| {m} | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
     pnag = [r for r in rows if r["method"] == "PNAG"]
     print(f"PNAG training {np.mean([r['train_s'] for r in pnag]):.1f} s mean, "
           f"{np.mean([r['ms_per_budget'] for r in pnag]):.1f} ms per budget")

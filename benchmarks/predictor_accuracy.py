@@ -122,7 +122,15 @@ def noise_floor(per_pass: dict[str, list[float]]) -> dict[str, float] | None:
     if not rel:
         return None
     rel_a = np.array(rel)
-    return {"processes": max(len(v) for v in per_pass.values()),
+    # Kendall tau of one process's ranking against the others' medians: the
+    # best tau any predictor can show against ground truth this noisy.
+    full = [v for v in per_pass.values() if len(v) == max(len(x) for x in per_pass.values())]
+    taus = []
+    for i in range(len(full[0])):
+        mine = [v[i] for v in full]
+        rest = [float(np.median(v[:i] + v[i + 1:])) for v in full]
+        taus.append(metrics(rest, mine)["kendall_tau"])
+    return {"processes": max(len(v) for v in per_pass.values()), "kendall_tau": float(np.mean(taus)),
             "within_5pct": float(np.mean(rel_a <= 0.05)), "within_10pct": float(np.mean(rel_a <= 0.10)),
             "median_dev": float(np.median(rel_a)), "max_dev": float(rel_a.max()),
             "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
@@ -266,7 +274,7 @@ def main() -> None:
         print("One process's median against the median of the others:")
         print(f"within ±5% {100 * floor['within_5pct']:.1f}%, within ±10% "
               f"{100 * floor['within_10pct']:.1f}%, median |dev| {100 * floor['median_dev']:.1f}%, "
-              f"max |dev| {100 * floor['max_dev']:.1f}%; spread max/min-1 per network: median "
+              f"max |dev| {100 * floor['max_dev']:.1f}%, Kendall τ {floor['kendall_tau']:.3f}; spread max/min-1 per network: median "
               f"{100 * floor['median_spread']:.1f}%, max {100 * floor['max_spread']:.1f}%\n")
     sp = speed(Path(profile.path))
     print("## Speed (fresh process)\n")
