@@ -70,6 +70,16 @@ def _ensure_profile(device: str, space: str | None) -> None:
         build_profile(device, space=space or "ofa-mbv3", name=device, progress=update)
 
 
+def cli_settings(preset: str, accuracy: Any, seed: int = 0):
+    """The PNAG settings ``latkit nas`` trains with for this preset and accuracy source."""
+    from .pnag import settings_from
+
+    overrides: dict[str, Any] = {"seed": seed}
+    if preset == "fast" and getattr(accuracy, "label", "") == "proxy_score":
+        overrides["archs"] = 100  # a proxy runs the network: keep the default run short
+    return settings_from(preset, **overrides)
+
+
 def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
                    accuracy_spec: str | None, name: str | None, preset: str, seed: int,
                    retrain: bool = False):
@@ -79,7 +89,7 @@ def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
     from . import store
     from .accuracy import resolve_accuracy
     from .costs import resolve_cost
-    from .pnag import PNAG, settings_from
+    from .pnag import PNAG
 
     if device is not None and cost_spec is None:
         _ensure_profile(device, space)
@@ -89,10 +99,7 @@ def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
     cost = resolve_cost(cost_spec, device, space_obj)
     space_obj = cost.space
     accuracy = resolve_accuracy(accuracy_spec, space_obj)
-    overrides: dict[str, Any] = {"seed": seed}
-    if preset == "fast" and getattr(accuracy, "label", "") == "proxy_score":
-        overrides["archs"] = 100  # a proxy runs the network: keep the default run short
-    settings = settings_from(preset, **overrides)
+    settings = cli_settings(preset, accuracy, seed)
     key = store.cache_key(space_obj, cost, accuracy, settings)
     found = None if retrain else store.find(key, cost, name)
     if found is not None:

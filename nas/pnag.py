@@ -51,6 +51,9 @@ from .sources import AccuracySource, CostSource, one_torch_thread
 Progress = Callable[[str, int, int], None]
 INFEASIBLE_FLOOR = -4.0  # reward of an infeasible sample before the overshoot penalty
 MUTATION_RATE = 0.1  # per decision, as in OFA's evolutionary search
+# Bumped when training changes what a model learns from the same settings, so
+# cached models trained by an older algorithm are not reused (nas.store).
+ALGORITHM = 2
 
 
 @dataclass(frozen=True)

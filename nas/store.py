@@ -33,7 +33,7 @@ from latency_kit.paths import home, profiles_dir
 from .budget import BudgetContext, FeasibleRange
 from .evaluator import Evaluator, EvaluatorFit
 from .generator import Generator
-from .pnag import PNAG, FitReport, Settings
+from .pnag import ALGORITHM, PNAG, FitReport, Settings
 
 SCHEMA, VERSION = "latkit.nas", 1
 META, EVALUATOR, GENERATOR = "meta.json", "evaluator.pt", "generator.pt"
@@ -49,6 +49,7 @@ def cache_key(space: Any, cost: Any, accuracy: Any, settings: Settings,
     """A short hash that changes whenever a trained model would."""
     payload = {
         "version": VERSION,
+        "algorithm": ALGORITHM,
         "space": repr(space),
         "cost": content_identity(cost.identity()),
         "unit": cost.unit,

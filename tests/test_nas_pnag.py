@@ -275,3 +275,23 @@ def test_cli_train_stores_a_model_that_generate_reuses(tmp_path, nb201, latkit_h
     assert human.exit_code == 0 and "cached" in human.output  # the stored model, not retrained
     bad = runner.invoke(main, ["nas", "train", "--space", "nb201", "--cost", "table:/nope.csv"])
     assert bad.exit_code == 2 and bad.output.startswith("error:") and bad.output.count("\n") == 1
+
+
+def test_shipped_profiles_carry_a_generator_for_the_default_command():
+    """`latkit nas generate --device <shipped>` must answer from the shipped model,
+    not retrain: its stored key must match what this code computes."""
+    from latency_kit.paths import shipped_profiles_dir
+    from nas import store
+    from nas.accuracy import resolve_accuracy
+    from nas.cli import cli_settings
+    from nas.costs import resolve_cost
+
+    shipped = [p for p in shipped_profiles_dir().iterdir() if (p / "nas").is_dir()]
+    assert shipped, "no shipped profile has a trained generator"
+    for profile in shipped:
+        cost = resolve_cost(None, profile.name, None)
+        accuracy = resolve_accuracy(None, cost.space)
+        key = store.cache_key(cost.space, cost, accuracy, cli_settings("fast", accuracy))
+        assert store.find(key, cost) == profile / "nas" / key, (
+            f"{profile.name}: no stored model with key {key}; retrain it with "
+            f"`latkit nas train --device {profile.name}` and copy it into device_profiles/")

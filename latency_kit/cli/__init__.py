@@ -26,20 +26,35 @@ COMMANDS: list[str] = [
 ]
 
 
-@click.group(cls=LatkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+class CommandsGroup(LatkitGroup):
+    """The top-level group: adds ``COMMANDS`` and the plugins' command groups
+    the first time it is asked for a command, not at import, so a plugin
+    module (``nas.cli``) can import ``latency_kit.cli`` without a cycle."""
+
+    _loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
+        self._loaded = True
+        from importlib.metadata import entry_points
+
+        for path in COMMANDS:
+            module, attr = path.split(":")
+            self.add_command(getattr(import_module(module), attr))
+        for entry in entry_points(group="latkit.commands"):
+            self.add_command(entry.load(), entry.name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._load()
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        self._load()
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=CommandsGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="latkit")
 def main() -> None:
     """latkit: real latency tables, latency predictors and budget-conditioned NAS."""
-
-
-def _register() -> None:
-    from importlib.metadata import entry_points
-
-    for path in COMMANDS:
-        module, attr = path.split(":")
-        main.add_command(getattr(import_module(module), attr))
-    for entry in entry_points(group="latkit.commands"):
-        main.add_command(entry.load(), entry.name)
-
-
-_register()
