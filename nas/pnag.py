@@ -26,9 +26,9 @@ Generation (``generate``): sample ``candidates`` architectures for the budget
 those whose cost is at most the budget, order them by the evaluator, query
 the accuracy source on the ``rerank`` best and return the most accurate,
 also considering archive architectures that fit. With
-``rerank=0, archive=False`` the choice is the evaluator's alone. A budget is never exceeded: when nothing sampled fits,
-the cheapest known architecture is used if it fits, otherwise the budget is
-refused.
+``rerank=0, archive=False`` the choice is the evaluator's alone. A budget is
+never exceeded: when nothing sampled fits, the cheapest known architecture is
+used if it fits, otherwise the budget is refused.
 """
 
 from __future__ import annotations
@@ -374,8 +374,8 @@ class PNAG:
     def _mutate(self, arch: Any, rng: np.random.Generator) -> Any:
         """``arch`` with 1 + Binomial(D - 1, 0.1) of its D decisions redrawn at random.
 
-        About 1.5 changes in NB201's 6 decisions; about 5 in ``ofa-mbv3``'s
-        45, so a step can reach a much larger network in a large space.
+        About 1.5 changes in NB201's 6 decisions; about 5.5 in ``ofa-mbv3``'s
+        46, so a step can reach a much larger network in a large space.
         """
         decisions = self.space.decisions()
         code = list(self.space.encode(arch))

@@ -115,9 +115,11 @@ def test_seeded(space, tables, name) -> None:
     assert [r.arch for r in one] == [r.arch for r in two]
 
 
-def test_infeasible_budget(space, tables, name) -> None:
+@pytest.mark.parametrize("free_cost", [False, True])
+def test_infeasible_budget(space, tables, name, free_cost) -> None:
     acc, cost = tables
-    results = get_baseline(name).search(space, acc, cost, [0.5, 9.0], queries=150, seed=0)
+    results = get_baseline(name).search(space, acc, cost, [0.5, 9.0], queries=150, seed=0,
+                                        free_cost=free_cost)
     assert not results[0].feasible and results[0].arch is None and np.isnan(results[0].score)
     assert results[1].feasible and results[1].cost <= 9.0
 

@@ -25,9 +25,12 @@ class RandomSearch(PerBudgetBaseline):
             room = stop_at - len(counter.touched)
             n = self.batch if counter.free_cost else min(self.batch, room)
             archs = counter.costable(sample_distinct(space, n, rng, exclude=counter.seen), stop_at)
-            stalls = stalls + 1 if not archs else 0
+            before = len(counter.touched)
             if archs:
                 costs = counter.cost_many(archs)
                 feasible = [a for a, c in zip(archs, costs) if c <= budget]
                 if feasible:
                     counter.score_many(counter.affordable(feasible, stop_at))
+            # free cost lookups never use up the allowance: stop after batches that find nothing
+            idle = not archs or (counter.free_cost and len(counter.touched) == before)
+            stalls = stalls + 1 if idle else 0
