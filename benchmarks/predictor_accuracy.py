@@ -274,7 +274,8 @@ def main() -> None:
         print("One process's median against the median of the others:")
         print(f"within ±5% {100 * floor['within_5pct']:.1f}%, within ±10% "
               f"{100 * floor['within_10pct']:.1f}%, median |dev| {100 * floor['median_dev']:.1f}%, "
-              f"max |dev| {100 * floor['max_dev']:.1f}%, Kendall τ {floor['kendall_tau']:.3f}; spread max/min-1 per network: median "
+              f"max |dev| {100 * floor['max_dev']:.1f}%, Kendall τ {floor['kendall_tau']:.3f}; "
+              f"spread max/min-1 per network: median "
               f"{100 * floor['median_spread']:.1f}%, max {100 * floor['max_spread']:.1f}%\n")
     sp = speed(Path(profile.path))
     print("## Speed (fresh process)\n")

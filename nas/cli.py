@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 import click
 
 from latency_kit.cli._common import console, emit_json, json_option
+
+if TYPE_CHECKING:
+    from .pnag import Settings
 
 
 @click.group()
@@ -70,7 +73,7 @@ def _ensure_profile(device: str, space: str | None) -> None:
         build_profile(device, space=space or "ofa-mbv3", name=device, progress=update)
 
 
-def cli_settings(preset: str, accuracy: Any, seed: int = 0):
+def cli_settings(preset: str, accuracy: Any, seed: int = 0) -> Settings:
     """The PNAG settings ``latkit nas`` trains with for this preset and accuracy source."""
     from .pnag import settings_from
 
