@@ -33,7 +33,8 @@ def _source_options(func):
                           "entry-point name. Default: proxy (labelled proxy_score)."),
         click.option("--name", default=None, help="Store/load the trained model under this name."),
         click.option("--preset", type=click.Choice(["fast", "bench", "tiny"]), default="fast",
-                     show_default=True, help="Training size: fast (default), bench (benchmarks), tiny (smoke tests)."),
+                     show_default=True,
+                     help="Training size: fast (default), bench (benchmarks), tiny (smoke tests)."),
         click.option("--seed", type=int, default=0, show_default=True),
     ]
     for option in reversed(options):

@@ -22,6 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .sources import one_torch_thread
+
 
 class Generator(nn.Module):
     """pi(alpha | context): one categorical distribution per decision, in order."""
@@ -90,8 +92,6 @@ def fit_generator(model: Generator, reward: Callable[[np.ndarray, np.ndarray], t
     ``reward(indices, budgets)`` returns ``(rewards, feasible)`` for N sampled
     architectures (choice indices, shape (N, D)) and their budgets.
     """
-    from .sources import one_torch_thread
-
     with one_torch_thread():
         return _fit(model, reward, sample_budgets, context, steps, budgets_per_step,
                     samples_per_budget, lr, entropy, seed, progress)
