@@ -1,6 +1,7 @@
-"""Predictor accuracy on held-out ofa-mbv3 networks (ONNX Runtime, this CPU).
+"""Predictor accuracy on held-out ofa-mbv3 networks (ONNX Runtime on this CPU by default).
 
-For one thread count and one or more resolutions it:
+For one device (``--device cpu``, or ``gpu`` on an NVIDIA machine), thread
+count or batch, and one or more resolutions it:
 
 1. builds (or reuses) a profile with ``--calibration`` calibration networks,
    exactly as ``latkit profile --calibrate N`` does, timing the build;
@@ -23,6 +24,7 @@ Examples::
     python benchmarks/predictor_accuracy.py --resolution 160
     python benchmarks/predictor_accuracy.py --resolution 160 --resolution 224 --cv
     python benchmarks/predictor_accuracy.py --passes 1 --skip-noise-floor   # cheaper
+    python benchmarks/predictor_accuracy.py --device gpu --batch 32 --precision fp16
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ def measure_pass(args: argparse.Namespace) -> None:
     """Child process: measure the archs in ``--archs-file`` once, write medians."""
     space = get_space("ofa-mbv3", resolutions=tuple(args.resolution))
     archs = [space.parse(t) for t in json.loads(Path(args.archs_file).read_text())]
-    backend = open_backend("cpu", threads=args.threads)
+    backend = open_backend(args.device, threads=args.threads, batch=args.batch,
+                           precision=args.precision)
     stats = measure_archs(backend, space, archs, rounds=args.rounds)
     write_json(args.pass_out, {"pid": os.getpid(), "time": time.time(),
                                "medians": {space.format(a): s.median_ms for a, s in zip(archs, stats)}})
@@ -97,7 +100,8 @@ def ground_truth(texts: list[str], args: argparse.Namespace, path: Path) -> dict
         out = path.with_suffix(".pass.json")
         tmp.write_text(json.dumps(need))
         cmd = [sys.executable, __file__, "--measure-pass", "--archs-file", str(tmp),
-               "--pass-out", str(out), "--threads", str(args.threads), "--rounds", str(args.rounds)]
+               "--pass-out", str(out), "--threads", str(args.threads), "--rounds", str(args.rounds),
+               "--device", args.device, "--batch", str(args.batch), "--precision", args.precision]
         for r in args.resolution:
             cmd += ["--resolution", str(r)]
         subprocess.run(cmd, check=True)
@@ -205,7 +209,10 @@ def cross_validate(profile, entries, folds: int = 5, repeats: int = 3) -> list[t
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu (ONNX Runtime), gpu, torch-cuda, ...")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--precision", default="fp32", help="GPU devices: fp32 or fp16")
     parser.add_argument("--resolution", type=int, action="append")
     parser.add_argument("--heldout", type=int, default=30, help="held-out networks per resolution")
     parser.add_argument("--calibration", type=int, default=80, help="calibration networks measured")
@@ -230,13 +237,15 @@ def main() -> None:
     from latency_kit.calibration import DEFAULT_CALIBRATION
 
     use = args.use or DEFAULT_CALIBRATION
-    tag = f"{args.threads}t-r{'-'.join(map(str, args.resolution))}"
+    setting = f"{args.device}-{args.threads}t-b{args.batch}-{args.precision}"
+    tag = f"{setting}-r{'-'.join(map(str, args.resolution))}"
     cache = args.cache or cache_dir() / "bench-predictor"
     cache.mkdir(parents=True, exist_ok=True)
 
     started = time.perf_counter()
-    profile = build_profile("cpu", resolutions=args.resolution, out=cache / f"profile-{tag}",
-                            threads=args.threads, calibrate=args.calibration)
+    profile = build_profile(args.device, resolutions=args.resolution, out=cache / f"profile-{tag}",
+                            threads=args.threads, batch=args.batch, precision=args.precision,
+                            calibrate=args.calibration)
     log(f"profile ready in {time.perf_counter() - started:.0f} s this run "
         f"(stored build time {profile.meta.get('build_seconds')} s, LUT + {args.calibration} networks)")
     entries = profile.calibration()[:args.calibration]
@@ -244,12 +253,13 @@ def main() -> None:
     heldout = sample_archs(space, args.heldout * len(args.resolution), HELDOUT_SEED,
                            exclude=[e["arch"] for e in entries])
     texts = [space.format(a) for a in heldout]
-    per_pass = ground_truth(texts, args, cache / f"truth-{args.threads}t.json")
+    per_pass = ground_truth(texts, args, cache / f"truth-{setting}.json")
     truth = np.array([np.median(per_pass[t]) for t in texts])
 
     fp = profile.meta.get("fingerprint", {})
-    print(f"# Predictor accuracy: ofa-mbv3, ONNX Runtime {fp.get('runtime_version')}, "
-          f"{args.threads} thread(s), {fp.get('cpu_model', '?')}\n")
+    where = (f"{fp.get('gpu_name')}, batch {args.batch}, {args.precision}" if fp.get("gpu_name")
+             else f"{args.threads} thread(s), {fp.get('cpu_model', '?')}")
+    print(f"# Predictor accuracy: ofa-mbv3, {fp.get('runtime')} {fp.get('runtime_version')}, {where}\n")
     print(f"Held-out: {args.heldout} networks per resolution (seed {HELDOUT_SEED}, none in the "
           f"calibration set); truth = median over {args.passes} process(es) of the median of "
           f"{args.rounds} interleaved rounds. Profile build {profile.meta.get('build_seconds')} s "

@@ -24,8 +24,8 @@ def _source_options(func):
         click.option("--space", default=None,
                      help="Search space (default: the profile's own, else ofa-mbv3)."),
         click.option("--device", default=None,
-                     help="Device profile for latency (`latkit devices`); `cpu` is profiled "
-                          "first if no profile of that name exists."),
+                     help="Device profile for latency (`latkit devices`); a measurable device "
+                          "(cpu, gpu, ...) is profiled first if no profile of that name exists."),
         click.option("--cost", "cost_spec", default=None,
                      help="Cost source instead of a device: table:PATH (ms) or madds."),
         click.option("--accuracy", "accuracy_spec", default=None,
@@ -63,13 +63,16 @@ def _stage_bars() -> Iterator[Any]:
 def _ensure_profile(device: str, space: str | None) -> None:
     """Profile ``device`` first when it names a backend but no stored profile."""
     from latency_kit.api import build_profile
-    from latency_kit.backends import DEVICES
+    from latency_kit.backends import DEVICES, backend_class
     from latency_kit.cli._common import progress_bar
     from latency_kit.profile import find_profile
 
     if find_profile(device) is not None or device not in DEVICES:
         return
     console().print(f"no stored profile {device!r}; profiling it now (once)")
+    describe = getattr(backend_class(device), "describe_choice", None)
+    if describe is not None:  # gpu: say whether TensorRT or torch-CUDA measures
+        console().print(describe())
     with progress_bar(f"profiling {device}") as update:
         build_profile(device, space=space or "ofa-mbv3", name=device, progress=update)
 

@@ -202,6 +202,9 @@ def test_devices_json_lists_cpu_and_stored_profiles(latkit_home: Path) -> None:
     rows = {p["name"]: p for p in report["profiles"]}
     assert rows["laptop"]["status"] == "complete" and rows["laptop"]["hardware"] == "Test CPU"
     assert rows["laptop"]["path"] == str(directory)
+    # a GPU profile names its GPU, not the host CPU it also records
+    assert rows["nvidia-h100-torch-cuda"]["hardware"] == "NVIDIA H100 80GB HBM3"
+    assert rows["nvidia-h100-torch-cuda"]["runtime"] == "torch-cuda"
 
     table_text = run("devices")
     assert table_text.exit_code == 0 and "laptop" in table_text.output

@@ -50,7 +50,7 @@ def _profile_row(name: str, path: Path) -> dict[str, Any]:
     return {
         "name": name, "path": str(path), "space": meta.get("space"),
         "device": meta.get("device"), "runtime": fp.get("runtime", meta.get("backend")),
-        "hardware": fp.get("cpu_model") or fp.get("model") or fp.get("gpu_name"),
+        "hardware": fp.get("gpu_name") or fp.get("model") or fp.get("cpu_model"),
         "status": status, "kind": meta.get("kind", "lut"),
         "journaled": _count_lines(path / JOURNAL_FILE),
         "space_options": meta.get("space_options", {}),
