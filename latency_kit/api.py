@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .backends import Backend, ModelSpec, open_backend
-from .calibration import DEFAULT_CALIBRATION, calibration_step
+from .calibration import DEFAULT_CALIBRATION, PROCESSES, Reopen, calibration_step
 from .engine import MeasureSettings, measure
 from .errors import LatkitError
 from .paths import profiles_dir
@@ -33,13 +33,17 @@ def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
                   progress: Progress | None = None, backend: Backend | None = None,
                   batch: int = 1, calibrate: int = DEFAULT_CALIBRATION, calibration_seed: int = 0,
                   calibration_progress: Progress | None = None,
+                  calibration_processes: int = PROCESSES,
                   **backend_options: Any) -> Profile:
     """Measure every block of ``space`` on ``device`` into a profile directory.
 
     Then measure ``calibrate`` seeded random whole networks (spread over the
-    resolutions) for the predictor; 0 skips that step. Resumable: calling it
-    again with the same ``out`` continues an interrupted run, calibration
-    included. Returns the loaded profile.
+    resolutions) for the predictor; 0 skips that step. Backends that measure
+    on this machine measure each of those networks in
+    ``calibration_processes`` fresh processes (0: in this one; see
+    :mod:`latency_kit.calibration`). Resumable: calling it again with the
+    same ``out`` continues an interrupted run, calibration included. Returns
+    the loaded profile.
     """
     options = {"resolutions": tuple(resolutions)} if space == "ofa-mbv3" else {}
     space_obj = get_space(space, **options)
@@ -50,9 +54,11 @@ def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
     try:
         job = ProfileJob(space_obj, out_path, name, device, options,
                          settings or MeasureSettings(), batch)
+        reopen = Reopen.of(backend, device, backend_options, calibration_processes) if own else None
         return profile_blocks(job, backend, progress,
                               after_lut=calibration_step(backend, calibrate, calibration_seed,
-                                                         progress=calibration_progress))
+                                                         progress=calibration_progress,
+                                                         reopen=reopen))
     finally:
         if own:
             backend.close()

@@ -12,14 +12,21 @@ any scikit-learn version. File ``calibration.json`` (schema
       "entries": [{"arch": "r224_k3e4-...", "stats": {...LatencyStats...}}, ...]
     }
 
-Each architecture's value is the median of ``rounds`` per-round medians,
-measured interleaved with the other networks of its chunk (see
-:func:`latency_kit.engine.measure_interleaved`). Finished chunks go to
-``calibration.jsonl`` first, so an interrupted run resumes where it stopped.
+Where the backend can be reopened in a fresh process (ONNX Runtime, LiteRT,
+the GPU backends), each architecture's value is the median over
+``processes`` fresh processes of that process's median (see
+:mod:`latency_kit.processes`: a process's level is not the next one's, and
+the predictor should not learn the profiling process's). Elsewhere (phones,
+boards, stand-ins) it is the median of ``rounds`` per-round medians in this
+process, measured interleaved with the other networks of its chunk (see
+:func:`latency_kit.engine.measure_interleaved`). Finished chunks or processes
+go to ``calibration.jsonl`` first, so an interrupted run resumes where it
+stopped.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -41,6 +48,10 @@ JOURNAL = "calibration.jsonl"
 SETTINGS = MeasureSettings(warmup_ms=100.0, repeats=10, batch_ms=1.0)
 ROUNDS = 3
 CHUNK = 10
+# Fresh processes per calibration network where the backend allows it, one
+# round each: the same measuring time as ROUNDS rounds in one process.
+PROCESSES = 3
+PROCESS_ROUNDS = 1
 # Calibration networks `latkit profile` measures by default (see the learning
 # curve in benchmarks/results_predictor.md).
 DEFAULT_CALIBRATION = 30
@@ -126,37 +137,93 @@ def write_calibration(path: Path, entries: Sequence[dict[str, Any]], **info: Any
                       "entries": list(entries)})
 
 
+@dataclass(frozen=True)
+class Reopen:
+    """How a fresh process opens the same backend: ``open_backend(device, batch=, **options)``.
+
+    ``options`` must be JSON values; ``processes`` is how many fresh
+    processes measure each calibration network.
+    """
+
+    device: str
+    options: dict[str, Any] = field(default_factory=dict)
+    processes: int = PROCESSES
+
+    @classmethod
+    def of(cls, backend: Backend, device: str, options: dict[str, Any],
+           processes: int = PROCESSES) -> "Reopen | None":
+        """A ``Reopen`` for ``backend`` when it measures here and ``processes`` > 0, else None."""
+        if processes < 1 or not getattr(type(backend), "fresh_processes", False):
+            return None
+        plain = (str, int, float, bool)
+        return cls(device, {k: v for k, v in options.items() if isinstance(v, plain)}, processes)
+
+
+def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Any], batch: int = 1,
+                     rounds: int = ROUNDS, settings: MeasureSettings = SETTINGS,
+                     reopen: Reopen | None = None, space_options: dict[str, Any] | None = None,
+                     journal_path: Path | None = None, known: dict[str, LatencyStats] | None = None,
+                     progress: Callable[[int, int, str], None] | None = None,
+                     ) -> tuple[list[LatencyStats], dict[str, Any]]:
+    """Whole networks measured as calibration and validation do, and how.
+
+    With ``reopen``, in ``reopen.processes`` fresh processes of
+    ``PROCESS_ROUNDS`` rounds each; otherwise ``rounds`` interleaved rounds
+    in this process (:func:`measure_archs`). Networks in ``known`` are not
+    measured again. Returns the statistics and ``{"rounds": ..[, "processes": ..]}``.
+    """
+    if reopen is None:
+        stats = measure_archs(backend, space, archs, batch, rounds, settings,
+                              journal_path=journal_path, known=known, progress=progress)
+        return stats, {"rounds": rounds}
+    from .processes import measure_in_processes
+
+    done = dict(known or {})
+    texts = [space.format(a) for a in archs]
+    todo = [t for t in texts if t not in done]
+    if todo:
+        done.update(zip(todo, measure_in_processes(
+            reopen.device, reopen.options, space.name, space_options or {}, todo,
+            reopen.processes, PROCESS_ROUNDS, batch, settings, journal_path, progress)))
+    return [done[t] for t in texts], {"rounds": PROCESS_ROUNDS, "processes": reopen.processes}
+
+
 def calibrate(profile_dir: Path, space: SearchSpace, backend: Backend, n: int, seed: int = 0,
               batch: int = 1, rounds: int = ROUNDS, settings: MeasureSettings = SETTINGS,
-              progress: Callable[[int, int, str], None] | None = None) -> list[dict[str, Any]]:
+              progress: Callable[[int, int, str], None] | None = None,
+              reopen: Reopen | None = None,
+              space_options: dict[str, Any] | None = None) -> list[dict[str, Any]]:
     """Measure ``n`` seeded calibration networks into ``profile_dir/calibration.json``.
 
+    With ``reopen``, each network is measured in ``reopen.processes`` fresh
+    processes instead of ``rounds`` rounds in this one (:func:`measure_networks`).
     Networks already stored (same architecture string) are reused, so asking
     for more later only measures the new ones. Returns the entries.
     """
     path, journal_path = profile_dir / FILE, profile_dir / JOURNAL
     stored = {e["arch"]: e for e in read_calibration(path)}
     archs = sample_archs(space, n, seed)
-    stats = measure_archs(backend, space, archs, batch, rounds, settings, journal_path=journal_path,
-                          known={t: LatencyStats.from_dict(e["stats"]) for t, e in stored.items()},
-                          progress=progress)
+    known = {t: LatencyStats.from_dict(e["stats"]) for t, e in stored.items()}
+    stats, how = measure_networks(backend, space, archs, batch, rounds, settings, reopen,
+                                  space_options, journal_path, known, progress)
     entries = [{"arch": space.format(a), "stats": s.to_dict()} for a, s in zip(archs, stats)]
     new = {e["arch"] for e in entries}
     extra = [e for t, e in stored.items() if t not in new]
-    write_calibration(path, entries + extra, seed=seed, rounds=rounds, settings=settings.to_dict())
+    write_calibration(path, entries + extra, seed=seed, **how, settings=settings.to_dict())
     journal_path.unlink(missing_ok=True)
     return entries + extra
 
 
 def calibration_step(backend: Backend, n: int, seed: int = 0, rounds: int = ROUNDS,
                      settings: MeasureSettings = SETTINGS,
-                     progress: Callable[[int, int, str], None] | None = None):
+                     progress: Callable[[int, int, str], None] | None = None,
+                     reopen: Reopen | None = None):
     """An ``after_lut`` hook for :func:`latency_kit.profiler.profile_blocks`."""
 
     def step(profile) -> None:
         if n > 0:
             batch = int(profile.meta.get("fingerprint", {}).get("batch", 1))
             calibrate(profile.path, profile.space, backend, n, seed, batch, rounds, settings,
-                      progress)
+                      progress, reopen, profile.meta.get("space_options", {}))
 
     return step

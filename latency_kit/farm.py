@@ -240,12 +240,14 @@ def build_profile_ray(device: str, address: str | None, space: str = "ofa-mbv3",
                       progress: Progress | None = None, batch: int = 1, calibrate: int | None = None,
                       calibration_seed: int = 0, slots: int | None = None,
                       calibration_progress: Progress | None = None,
+                      calibration_processes: int = 0,
                       **backend_options: Any) -> Profile:
     """:func:`latency_kit.api.build_profile` with the blocks measured across a Ray cluster.
 
     Whole-network calibration (``calibrate`` networks, default as for a
     single machine) runs on one worker, since its networks are measured
-    interleaved on one device.
+    interleaved on one device; it runs in that worker's process, so
+    ``calibration_processes`` is accepted and ignored.
     """
     from .api import default_profile_name
     from .calibration import DEFAULT_CALIBRATION, calibration_step

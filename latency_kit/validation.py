@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .backends.base import Backend
-from .calibration import ROUNDS, SETTINGS, measure_archs, sample_archs
+from .calibration import ROUNDS, SETTINGS, Reopen, measure_networks, sample_archs
 from .engine import MeasureSettings
 from .errors import LatkitError
 
@@ -86,8 +86,13 @@ class ValidationReport:
 
 def validate_profile(profile, backend: Backend, n: int = 30, seed: int = VALIDATION_SEED,
                      rounds: int = ROUNDS, settings: MeasureSettings = SETTINGS,
-                     progress: Callable[[int, int, str], None] | None = None) -> ValidationReport:
-    """Measure ``n`` fresh random networks on ``backend`` and score the predictions."""
+                     progress: Callable[[int, int, str], None] | None = None,
+                     reopen: Reopen | None = None) -> ValidationReport:
+    """Measure ``n`` fresh random networks on ``backend`` and score the predictions.
+
+    With ``reopen`` each network's truth is the median over fresh processes,
+    as for calibration (:func:`latency_kit.calibration.measure_networks`).
+    """
     entries = profile.calibration()
     if profile.predictor_kind == "lut-sum":
         raise LatkitError(f"profile {profile.name!r} has no calibration networks; "
@@ -95,7 +100,8 @@ def validate_profile(profile, backend: Backend, n: int = 30, seed: int = VALIDAT
     archs = sample_archs(profile.space, n, seed, exclude=[e["arch"] for e in entries])
     predicted = {"predictor": profile.predict_many(archs), **baselines(profile, entries, archs)}
     batch = int(profile.meta.get("fingerprint", {}).get("batch", 1))
-    stats = measure_archs(backend, profile.space, archs, batch, rounds, settings, progress=progress)
+    stats, _ = measure_networks(backend, profile.space, archs, batch, rounds, settings, reopen,
+                                profile.meta.get("space_options", {}), progress=progress)
     measured = [s.median_ms for s in stats]
     report = ValidationReport(profile.name, [profile.space.format(a) for a in archs], measured,
                               {k: [float(x) for x in v] for k, v in predicted.items()})

@@ -59,6 +59,10 @@ class Backend(ABC):
 
     name: ClassVar[str]
     runtime: ClassVar[str]
+    # True where ``open_backend(device, **options)`` in a fresh Python process
+    # measures the same hardware (a local runtime); calibration then spreads
+    # its networks over several processes (``latency_kit.processes``).
+    fresh_processes: ClassVar[bool] = False
 
     @classmethod
     def available(cls) -> tuple[bool, str]:

@@ -103,6 +103,7 @@ class CudaBackend(Backend):
 
     name = "cuda"
     runtime = "cuda"
+    fresh_processes = True
 
     def __init__(self, device: str = "gpu", batch: int = 1, precision: str = "fp32",
                  workspace_mb: int = 1024, cuda_graph: bool = True, warmup_ms: float = 200.0):
@@ -216,6 +217,7 @@ class GpuBackend(Backend):
 
     name = "gpu"
     runtime = "tensorrt or torch-cuda"
+    fresh_processes = True
 
     def __init__(self, device: str = "gpu", batch: int = 1, precision: str = "fp32",
                  workspace_mb: int = 1024, cuda_graph: bool = True, warmup_ms: float = 200.0):

@@ -41,6 +41,7 @@ class LiteRTBackend(Backend):
 
     name = "tflite-cpu"
     runtime = "litert"
+    fresh_processes = True
 
     def __init__(self, threads: int = 1, precision: str = "fp32", cache: str | Path | None = None):
         if threads < 1:

@@ -25,6 +25,7 @@ class OnnxRuntimeBackend(Backend):
 
     name = "cpu"
     runtime = "onnxruntime"
+    fresh_processes = True
 
     def __init__(self, threads: int = 1, cache: str | Path | None = None):
         if threads < 1:

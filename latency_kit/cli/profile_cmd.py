@@ -30,6 +30,9 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
 @click.option("--calibrate", type=click.IntRange(min=0), default=None, metavar="N",
               help="Whole networks to measure for the latency predictor "
                    "(default 30; 0 skips calibration).")
+@click.option("--calibration-processes", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Fresh processes that each measure every calibration network, for "
+                   "runtimes on this machine (default 3; 0 measures them in this process).")
 @click.option("--serial", default=None, help="Android: adb serial of the phone when several match.")
 @click.option("--benchmark-binary", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Android: TFLite's prebuilt benchmark_model for the phone's ABI "
@@ -54,6 +57,7 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
 def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, batch: int,
             precision: str, name: str | None, out: Path | None, few_shot: int | None = None,
             sources: tuple[str, ...] = (), calibrate: int | None = None,
+            calibration_processes: int | None = None,
             serial: str | None = None, benchmark_binary: Path | None = None,
             delegate: str | None = None, core_mask: str | None = None,
             pin_big_cores: bool | None = None, remote_python: str | None = None,
@@ -107,7 +111,7 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
         builder = partial(build_profile_ray, address=ray_address)
     started = time.perf_counter()
     with progress_bar(f"profiling {device}") as update:
-        from ..calibration import DEFAULT_CALIBRATION
+        from ..calibration import DEFAULT_CALIBRATION, PROCESSES
 
         result = builder(device=device, space=space, resolutions=resolution, out=out,
                                name=name, threads=threads, batch=batch, progress=update,
@@ -118,6 +122,8 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
                                pin_big_cores=pin_big_cores, remote_python=remote_python,
                                ssh_options=ssh_options or None,
                                calibrate=DEFAULT_CALIBRATION if calibrate is None else calibrate,
+                               calibration_processes=(PROCESSES if calibration_processes is None
+                                                      else calibration_processes),
                                calibration_progress=lambda done, total, arch: update(
                                    done, total, f"calibration {arch}"))
     cvs = sorted(e.cv for e in result.lut.entries.values() if e.cv is not None)

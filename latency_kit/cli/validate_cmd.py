@@ -16,26 +16,35 @@ from .predict_cmd import open_profile, with_profile_options
               help="Fresh random networks to measure (never calibration networks).")
 @click.option("--seed", type=int, default=1, show_default=True, help="Seed of the sampled networks.")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
-              help="Interleaved rounds; each network's value is the median of its rounds.")
+              help="Interleaved rounds in this process, where networks are not measured "
+                   "in fresh processes; each network's value is the median of its rounds.")
+@click.option("--processes", type=click.IntRange(min=0), default=3, show_default=True,
+              help="Fresh processes that each measure every network, for runtimes on this "
+                   "machine; each network's value is the median over them (0: --rounds here).")
 @json_option
 def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, rounds: int,
-             as_json: bool) -> None:
+             processes: int, as_json: bool) -> None:
     """Measure n fresh networks end to end and compare predictor, LUT sum and MACs fit.
 
     Prints, per method, the share within ±5% and ±10% of the measured latency,
     the RMSE (ms) and Kendall tau.
     """
     from ..backends import open_backend
+    from ..calibration import Reopen
     from ..validation import validate_profile
 
     profile = open_profile(device, profile_dir)
     fingerprint = profile.meta.get("fingerprint", {})
-    backend = open_backend(profile.device or device or "cpu", threads=fingerprint.get("threads"),
-                           batch=fingerprint.get("batch"), precision=fingerprint.get("precision"))
+    name = profile.device or device or "cpu"
+    options = {"threads": fingerprint.get("threads"), "precision": fingerprint.get("precision")}
+    backend = open_backend(name, batch=fingerprint.get("batch"), **options)
+    reopen = Reopen.of(backend, name, options, processes)
+    how = (f"median of {processes} fresh processes" if reopen
+           else f"median of {rounds} interleaved rounds")
     try:
         with progress_bar(f"validating {profile.name}", n) as update:
             report = validate_profile(profile, backend, n=n, seed=seed, rounds=rounds,
-                                      progress=update)
+                                      progress=update, reopen=reopen)
     finally:
         backend.close()
     if as_json:
@@ -43,7 +52,7 @@ def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, ro
         return
     from rich.table import Table
 
-    table = Table(title=f"{profile.name}: {n} fresh networks, median of {rounds} interleaved rounds")
+    table = Table(title=f"{profile.name}: {n} fresh networks, {how}")
     for column in ("method", "within ±5%", "within ±10%", "RMSE ms", "Kendall τ"):
         table.add_column(column, justify="left" if column == "method" else "right")
     for method, s in report.scores.items():

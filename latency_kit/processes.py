@@ -1,0 +1,138 @@
+"""Whole-network measurements spread over several fresh processes.
+
+The level of a process's timings is not the level of the next one: on the
+shared 2-core CPU the same networks measured 0.943-0.966 of their LUT sum in
+three processes, and on an H100 the profiling process sat 1.7% above the LUT
+sum while three later processes sat 4.2-5.3% above it
+(``benchmarks/results_predictor.md``, ``benchmarks/results_gpu.md``). A
+predictor calibrated in the profiling process alone inherits that process's
+level; calibrating on the median over several processes averages it out.
+
+:func:`measure_in_processes` runs ``python -m latency_kit.processes`` once
+per process. Each child opens the backend itself, measures every network
+(``rounds`` interleaved rounds) and writes its statistics; the parent
+journals each finished process, so an interrupted run resumes, and combines
+them: a network's value is the median of its per-process medians. Only
+backends that measure on this machine take part (``Backend.fresh_processes``);
+phones and boards already start a process per run on the device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from . import journal
+from .engine import MeasureSettings
+from .errors import DeviceError
+from .stats import LatencyStats
+
+Progress = Callable[[int, int, str], None]
+CHUNK = 10
+
+
+def combine(per_process: Sequence[LatencyStats]) -> LatencyStats:
+    """One network's statistics over processes: the median of their medians.
+
+    The spread fields describe the per-process medians (``count`` is the
+    number of processes), so a process at another level shows up as spread.
+    """
+    medians = [s.median_ms for s in per_process]
+    iterations = max(s.iterations for s in per_process)
+    stats = LatencyStats.from_samples(medians, iterations)
+    return LatencyStats(**{**stats.to_dict(), "median_ms": float(np.median(medians))})
+
+
+def _run_child(request: dict[str, Any], progress: Progress | None, offset: int,
+               total: int) -> dict[str, dict[str, Any]]:
+    """One child process; its result file's ``{arch: stats}``."""
+    with tempfile.TemporaryDirectory(prefix="latkit-proc-") as tmp:
+        req, out = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        req.write_text(json.dumps(request))
+        cmd = [sys.executable, "-m", "latency_kit.processes", str(req), str(out)]
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"}) as child:
+            assert child.stdout is not None and child.stderr is not None
+            for line in child.stdout:  # one line per measured network
+                done, _, arch = line.strip().partition(" ")
+                if progress and done.isdigit():
+                    progress(offset + int(done), total, arch)
+            err = child.stderr.read()
+        if child.returncode != 0 or not out.exists():
+            last = next((ln for ln in reversed(err.strip().splitlines()) if ln.strip()),
+                        f"exit status {child.returncode}")
+            raise DeviceError(f"measuring in a fresh process failed: {last.strip()}")
+        return json.loads(out.read_text())
+
+
+def measure_in_processes(device: str, options: dict[str, Any], space: str,
+                         space_options: dict[str, Any], archs: Sequence[str], processes: int,
+                         rounds: int = 1, batch: int = 1,
+                         settings: MeasureSettings = MeasureSettings(),
+                         journal_path: Path | None = None,
+                         progress: Progress | None = None) -> list[LatencyStats]:
+    """Measure ``archs`` (architecture strings) in ``processes`` fresh processes.
+
+    ``device`` and ``options`` open the backend in each child exactly as
+    :func:`latency_kit.backends.open_backend` does. With ``journal_path``,
+    finished processes are journaled and not run again.
+    """
+    if processes < 1:
+        raise ValueError("processes must be >= 1")
+    archs = list(archs)
+    done: dict[str, dict[str, Any]] = {}
+    if journal_path:
+        for key, record in journal.read_journal(journal_path, "process").items():
+            if set(archs) <= set(record.get("stats", {})):
+                done[key] = record["stats"]
+    total = processes * len(archs)
+    request = {"device": device, "options": options, "space": space,
+               "space_options": space_options, "archs": archs, "rounds": rounds,
+               "batch": batch, "settings": settings.to_dict()}
+    for p in range(processes):
+        if str(p) in done:
+            continue
+        result = _run_child(request, progress, p * len(archs), total)
+        done[str(p)] = result
+        if journal_path:
+            journal.append(journal_path, {"process": p, "stats": result})
+    if progress:
+        progress(total, total, archs[-1] if archs else "")
+    return [combine([LatencyStats.from_dict(done[str(p)][a]) for p in range(processes)])
+            for a in archs]
+
+
+def _child(request_path: str, out_path: str) -> None:
+    """Child side: open the backend, measure, write ``{arch: stats}``."""
+    from .api import arch_spec
+    from .backends import open_backend
+    from .engine import measure_interleaved
+    from .jsonio import write_json
+    from .spaces import get_space
+
+    request = json.loads(Path(request_path).read_text())
+    space = get_space(request["space"], **{k: tuple(v) if isinstance(v, list) else v
+                                           for k, v in request["space_options"].items()})
+    settings = MeasureSettings.from_dict(request["settings"])
+    result: dict[str, Any] = {}
+    archs = request["archs"]
+    with open_backend(request["device"], batch=request["batch"], **request["options"]) as backend:
+        for start in range(0, len(archs), CHUNK):  # a chunk's sessions are open at once
+            part = archs[start:start + CHUNK]
+            specs = [arch_spec(space, space.parse(a), request["batch"]) for a in part]
+            for text, stats in zip(part, measure_interleaved(backend, specs, request["rounds"],
+                                                             settings)):
+                result[text] = stats.to_dict()
+            print(f"{start + len(part)} {part[-1]}", flush=True)
+    write_json(out_path, result)
+
+
+if __name__ == "__main__":
+    _child(*sys.argv[1:3])
