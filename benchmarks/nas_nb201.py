@@ -32,6 +32,7 @@ architecture), wall time. Also PNAG training time and time per generated budget.
 
     python benchmarks/nas_nb201.py                         # all devices x datasets
     python benchmarks/nas_nb201.py --devices pixel3 --datasets cifar10 --preset fast
+    python benchmarks/nas_nb201.py --preset fast --set archs=500 --baseline-queries free
 """
 
 from __future__ import annotations
@@ -118,6 +119,8 @@ def main() -> int:
                         default=list(ALLOWANCES),
                         help="baseline allowances: " + "; ".join(f"{k}: {v}" for k, v in ALLOWANCES.items()))
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a PNAG setting of the preset, e.g. archs=500 or rounds=5")
     parser.add_argument("--json", type=Path, default=None, help="also write all rows here")
     args = parser.parse_args()
     if not (args.refdata / "help" / "nasbench201").is_dir():
@@ -130,6 +133,7 @@ def main() -> int:
     from nas.pnag import PNAG, settings_from
 
     space = get_space("nb201")
+    overrides = {k: json.loads(v) for k, _, v in (o.partition("=") for o in args.overrides)}
     rows, summary = [], []
     for dataset in args.datasets:
         arch_strs, acc, lat_all = load_nb201(args.refdata, args.devices, DATASETS[dataset])
@@ -144,7 +148,7 @@ def main() -> int:
             optimum = np.array([acc[lat <= b].max() for b in budgets])
             front_hv = hypervolume(lat[lat <= budgets.max()], acc[lat <= budgets.max()],
                                    budgets.max(), acc_ref)
-            settings = settings_from(args.preset, seed=args.seed)
+            settings = settings_from(args.preset, seed=args.seed, **overrides)
             model = PNAG(space, cost_src, acc_src, settings)
             start = time.perf_counter()
             model.fit()

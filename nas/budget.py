@@ -90,6 +90,17 @@ class FeasibleRange:
                    [float(q) for q in data.get("quantiles", [])])
 
 
+def corner_archs(space: Any) -> list[Any]:
+    """The architectures that take the same choice index in every decision.
+
+    In spaces whose choices grow in size (``ofa-mbv3``), these include the
+    smallest and the largest network, which random sampling almost never draws.
+    """
+    decisions = space.decisions()
+    width = max(len(d.choices) for d in decisions)
+    return [space.decode([min(i, len(d.choices) - 1) for d in decisions]) for i in range(width)]
+
+
 def estimate_range(space: Any, cost: Any, samples: int = 2000,
                    seed: int = 0) -> tuple[FeasibleRange, Any]:
     """Cost range of ``space`` under ``cost``, and the cheapest architecture seen.
@@ -104,11 +115,9 @@ def estimate_range(space: Any, cost: Any, samples: int = 2000,
         archs = list(cost.archs())
         sample = rng.integers(len(archs), size=min(samples, len(archs)))
     else:
-        decisions = space.decisions()
-        width = max(len(d.choices) for d in decisions)
         archs = [space.sample(rng) for _ in range(samples)]
         sample = np.arange(len(archs))
-        archs += [space.decode([min(i, len(d.choices) - 1) for d in decisions]) for i in range(width)]
+        archs += corner_archs(space)
     values = np.asarray(cost.cost_many(archs), dtype=float)
     usable = np.flatnonzero(values > 0)
     if not usable.size:

@@ -43,7 +43,7 @@ import torch
 from latency_kit.errors import LatkitError
 from latency_kit.units import Budget
 
-from .budget import BudgetContext, estimate_range, format_cost
+from .budget import BudgetContext, corner_archs, estimate_range, format_cost
 from .evaluator import fit_evaluator
 from .generator import Generator, fit_generator
 from .sources import AccuracySource, CostSource, one_torch_thread
@@ -51,9 +51,13 @@ from .sources import AccuracySource, CostSource, one_torch_thread
 Progress = Callable[[str, int, int], None]
 INFEASIBLE_FLOOR = -4.0  # reward of an infeasible sample before the overshoot penalty
 MUTATION_RATE = 0.1  # per decision, as in OFA's evolutionary search
+# Share of an active round's budgets placed above the costliest random
+# architecture, up to the costliest one in the space (see ``_propose``).
+UPPER_SHARE = 0.2
+UPPER_GAP = 1.15  # ... when the costliest corner is this far above the costliest random one
 # Bumped when training changes what a model learns from the same settings, so
 # cached models trained by an older algorithm are not reused (nas.store).
-ALGORITHM = 2
+ALGORITHM = 3
 
 
 @dataclass(frozen=True)
@@ -339,31 +343,60 @@ class PNAG:
         budget plus random ones; R ranks the affordable unqueried ones and the
         best few per budget are proposed. This spends queries where the
         optimum of each budget lies, which random sampling rarely reaches.
+
+        In a space that no table enumerates, random architectures stop well
+        below the costliest one (in ``ofa-mbv3`` the largest network costs
+        1.4x the costliest of 2,000 random ones), so there ``UPPER_SHARE`` of
+        the budgets lie between the costliest random architecture and the
+        costliest corner architecture; their pool also holds mutations of
+        that corner, and R chooses among the pool's networks above the
+        costliest random one: large budgets get large networks. The corner
+        itself is queried once. A table's few costly outliers are not worth
+        those queries.
         """
         s = self.settings
         n_budgets = max(1, min(s.round_budgets, count))
-        grid = (np.arange(n_budgets) + rng.random(n_budgets)) / n_budgets
         quantiles = self.feasible_.quantiles or [self.feasible_.low, self.feasible_.high]
+        top = self._top_arch() if self.lookups._cost_held is None else None
+        top_cost = float(self.lookups.cost_many([top])[0]) if top is not None else 0.0
+        n_upper = int(round(UPPER_SHARE * n_budgets)) if top_cost > UPPER_GAP * quantiles[-1] else 0
+        n_lower = n_budgets - n_upper
+        grid = (np.arange(n_lower) + rng.random(n_lower)) / n_lower
         budgets = np.interp(0.02 + 0.98 * grid, np.linspace(0, 1, len(quantiles)), quantiles)
+        if n_upper:
+            low, high = np.log(quantiles[-1]), np.log(top_cost)
+            budgets = np.concatenate([budgets, np.exp(low + rng.random(n_upper) * (high - low))])
         per_budget = np.full(n_budgets, count // n_budgets)  # the remainder to random budgets
         per_budget[rng.permutation(n_budgets)[:count % n_budgets]] += 1
         known = {a for a, _, _ in self.archive_}
         chosen: dict[Any, None] = {}
-        for b, take in zip(budgets, per_budget):
-            pool = list(dict.fromkeys(self._neighbours(b, 96, rng)
+        if n_upper and top not in known and self.lookups.known_accuracy(top):
+            chosen[top] = None  # the answer above every budget where bigger is better
+            per_budget[n_lower + int(np.argmax(per_budget[n_lower:]))] -= 1
+        for i, (b, take) in enumerate(zip(budgets, per_budget)):
+            grow = [self._mutate(top, rng) for _ in range(48)] if i >= n_lower else []
+            pool = list(dict.fromkeys(self._neighbours(b, 96, rng) + grow
                                       + [self.space.sample(rng) for _ in range(32)]))
             pool = [a for a in pool if a not in known and a not in chosen
                     and self.lookups.known_accuracy(a)]
             if not pool:
                 continue
             costs = self.lookups.cost_many(pool)
-            pool = [a for a, c in zip(pool, costs) if c <= b]
+            upper = i >= n_lower and any(quantiles[-1] < c <= b for c in costs)
+            pool = [a for a, c in zip(pool, costs) if c <= b and (not upper or c > quantiles[-1])]
             if not pool:
                 continue
             scores = self.score(pool, np.full(len(pool), b))
             for i in np.argsort(-scores, kind="stable")[:take]:
                 chosen[pool[i]] = None
         return list(chosen)
+
+    def _top_arch(self) -> Any | None:
+        """The costliest corner architecture (``corner_archs``) with a finite cost, if any."""
+        corners = corner_archs(self.space)
+        costs = self.lookups.cost_many(corners)
+        finite = [i for i, c in enumerate(costs) if np.isfinite(c)]
+        return corners[max(finite, key=lambda i: costs[i])] if finite else None
 
     def _neighbours(self, budget: float, count: int, rng: np.random.Generator) -> list[Any]:
         """``count`` mutations of the four most accurate archive architectures within ``budget``."""

@@ -160,6 +160,21 @@ def test_active_rounds_spend_the_same_queries_closer_to_the_front(nb201):
     assert regret[2] < 0.7 * regret[0], regret
 
 
+def test_active_rounds_reach_networks_larger_than_any_random_one():
+    """ofa-mbv3: random draws stop far below the largest network; the rounds go above them."""
+    from nas.accuracy import resolve_accuracy
+
+    space = get_space("ofa-mbv3", resolutions=(224,))
+    cost, acc = MAddsCost(space), resolve_accuracy("proxy", space)  # MACs: bigger is better
+    largest = {}
+    for rounds in (0, 3):
+        settings = settings_from("tiny", archs=100, rounds=rounds, gen_steps=5, eval_steps=60)
+        fitted = PNAG(space, cost, acc, settings).fit()
+        random_top = fitted.feasible_.quantiles[-1]  # the costliest of 300 random networks
+        largest[rounds] = max(c for _, _, c in fitted.archive_) / random_top
+    assert largest[0] <= 1.0 < 1.05 < largest[3], largest
+
+
 def test_budget_above_range_returns_best_with_note(model, nb201):
     _, _, values, _, _ = nb201
     result = model.generate(model.feasible_.high * 3)
