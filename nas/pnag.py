@@ -387,8 +387,8 @@ class PNAG:
             if not pool:
                 continue
             scores = self.score(pool, np.full(len(pool), b))
-            for i in np.argsort(-scores, kind="stable")[:take]:
-                chosen[pool[i]] = None
+            for j in np.argsort(-scores, kind="stable")[:take]:
+                chosen[pool[j]] = None
         return list(chosen)
 
     def _top_arch(self) -> Any | None:
