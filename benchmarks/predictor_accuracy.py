@@ -8,8 +8,8 @@ count or batch, and one or more resolutions it:
 2. samples ``--heldout`` networks per resolution that are not calibration
    networks and measures their ground truth in ``--passes`` separate
    processes, each taking the median of ``--rounds`` interleaved rounds; the
-   truth is the median over processes (cached, so reruns only add what is
-   missing);
+   truth is the median over processes (``latency_kit.processes``; finished
+   processes are journaled, so a rerun only runs the missing ones);
 3. prints, per resolution, the calibrated predictor next to the raw LUT sum
    and a MACs-linear fit on the same calibration networks (within ±5%, ±10%,
    RMSE, Kendall tau), a learning curve over the number of calibration
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import time
@@ -40,12 +39,12 @@ from pathlib import Path
 import numpy as np
 
 from latency_kit.api import build_profile
-from latency_kit.backends import open_backend
-from latency_kit.calibration import measure_archs, sample_archs
-from latency_kit.jsonio import read_json, write_json
+from latency_kit.calibration import SETTINGS, sample_archs
+from latency_kit.journal import read_journal
 from latency_kit.paths import cache_dir
 from latency_kit.features import DEFAULT_FEATURES, GROUP_FEATURES
 from latency_kit.predictor import LatencyPredictor, fit_predictor
+from latency_kit.processes import measure_in_processes
 from latency_kit.spaces import get_space
 from latency_kit.validation import baselines, metrics
 
@@ -76,41 +75,16 @@ def log(msg: str) -> None:
 
 
 # -- ground truth over separate processes -------------------------------------------
-def measure_pass(args: argparse.Namespace) -> None:
-    """Child process: measure the archs in ``--archs-file`` once, write medians."""
-    space = get_space("ofa-mbv3", resolutions=tuple(args.resolution))
-    archs = [space.parse(t) for t in json.loads(Path(args.archs_file).read_text())]
-    backend = open_backend(args.device, threads=args.threads, batch=args.batch,
-                           precision=args.precision)
-    stats = measure_archs(backend, space, archs, rounds=args.rounds)
-    write_json(args.pass_out, {"pid": os.getpid(), "time": time.time(),
-                               "medians": {space.format(a): s.median_ms for a, s in zip(archs, stats)}})
-
-
 def ground_truth(texts: list[str], args: argparse.Namespace, path: Path) -> dict[str, list[float]]:
-    """Per arch, the medians of each process that measured it (cached in ``path``)."""
-    data = read_json(path, "truth cache") if path.exists() else {"passes": []}
-    passes = data["passes"]
-    need = [t for t in texts if sum(t in p["medians"] for p in passes) < args.passes]
-    while need:
-        have = min(sum(t in p["medians"] for p in passes) for t in need)
-        log(f"ground truth: process {have + 1}/{args.passes} measuring {len(need)} networks, "
-            f"{args.rounds} interleaved rounds")
-        tmp = path.with_suffix(".archs.json")
-        out = path.with_suffix(".pass.json")
-        tmp.write_text(json.dumps(need))
-        cmd = [sys.executable, __file__, "--measure-pass", "--archs-file", str(tmp),
-               "--pass-out", str(out), "--threads", str(args.threads), "--rounds", str(args.rounds),
-               "--device", args.device, "--batch", str(args.batch), "--precision", args.precision]
-        for r in args.resolution:
-            cmd += ["--resolution", str(r)]
-        subprocess.run(cmd, check=True)
-        passes.append(read_json(out, "pass result"))
-        write_json(path, data)
-        out.unlink()
-        tmp.unlink()
-        need = [t for t in texts if sum(t in p["medians"] for p in passes) < args.passes]
-    return {t: [p["medians"][t] for p in passes if t in p["medians"]] for t in texts}
+    """Per arch, the median of each of ``--passes`` fresh processes (journaled in ``path``)."""
+    log(f"ground truth: {args.passes} fresh processes measuring {len(texts)} networks, "
+        f"{args.rounds} interleaved rounds each")
+    options = {"threads": args.threads, "precision": args.precision}
+    measure_in_processes(args.device, options, "ofa-mbv3", {"resolutions": args.resolution}, texts,
+                         args.passes, args.rounds, args.batch, SETTINGS, path)
+    passes = read_journal(path, "process")
+    return {t: [passes[str(p)]["stats"][t]["median_ms"] for p in range(args.passes)]
+            for t in texts}
 
 
 def noise_floor(per_pass: dict[str, list[float]]) -> dict[str, float] | None:
@@ -225,13 +199,8 @@ def main() -> None:
                         help="measure ground truth in one process only (sets --passes 1)")
     parser.add_argument("--cv", action="store_true", help="cross-validate models and feature sets")
     parser.add_argument("--cache", type=Path, default=None, help="where profiles and truth are cached")
-    parser.add_argument("--measure-pass", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--archs-file", help=argparse.SUPPRESS)
-    parser.add_argument("--pass-out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.resolution = sorted(set(args.resolution or [224]))
-    if args.measure_pass:
-        return measure_pass(args)
     if args.skip_noise_floor:
         args.passes = 1
     from latency_kit.calibration import DEFAULT_CALIBRATION
@@ -249,11 +218,12 @@ def main() -> None:
     log(f"profile ready in {time.perf_counter() - started:.0f} s this run "
         f"(stored build time {profile.meta.get('build_seconds')} s, LUT + {args.calibration} networks)")
     entries = profile.calibration()[:args.calibration]
+    use = min(use, len(entries))  # the label must say how many networks were used
     space = profile.space
     heldout = sample_archs(space, args.heldout * len(args.resolution), HELDOUT_SEED,
                            exclude=[e["arch"] for e in entries])
     texts = [space.format(a) for a in heldout]
-    per_pass = ground_truth(texts, args, cache / f"truth-{setting}.json")
+    per_pass = ground_truth(texts, args, cache / f"truth-{setting}.jsonl")
     truth = np.array([np.median(per_pass[t]) for t in texts])
 
     fp = profile.meta.get("fingerprint", {})

@@ -27,8 +27,6 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from . import journal
 from .engine import MeasureSettings
 from .errors import DeviceError
@@ -44,27 +42,27 @@ def combine(per_process: Sequence[LatencyStats]) -> LatencyStats:
     The spread fields describe the per-process medians (``count`` is the
     number of processes), so a process at another level shows up as spread.
     """
-    medians = [s.median_ms for s in per_process]
-    iterations = max(s.iterations for s in per_process)
-    stats = LatencyStats.from_samples(medians, iterations)
-    return LatencyStats(**{**stats.to_dict(), "median_ms": float(np.median(medians))})
+    return LatencyStats.from_samples([s.median_ms for s in per_process],
+                                     max(s.iterations for s in per_process))
 
 
 def _run_child(request: dict[str, Any], progress: Progress | None, offset: int,
                total: int) -> dict[str, dict[str, Any]]:
     """One child process; its result file's ``{arch: stats}``."""
     with tempfile.TemporaryDirectory(prefix="latkit-proc-") as tmp:
-        req, out = Path(tmp) / "request.json", Path(tmp) / "result.json"
+        req, out, log = (Path(tmp) / name for name in ("request.json", "result.json", "stderr"))
         req.write_text(json.dumps(request))
         cmd = [sys.executable, "-m", "latency_kit.processes", str(req), str(out)]
-        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONUNBUFFERED": "1"}) as child:
-            assert child.stdout is not None and child.stderr is not None
-            for line in child.stdout:  # one line per measured network
+        # stderr goes to a file: a pipe nobody reads while stdout is read could fill and block
+        with open(log, "w") as err_file, subprocess.Popen(
+                cmd, stdout=subprocess.PIPE, stderr=err_file, text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"}) as child:
+            assert child.stdout is not None
+            for line in child.stdout:  # one line per chunk of measured networks
                 done, _, arch = line.strip().partition(" ")
                 if progress and done.isdigit():
                     progress(offset + int(done), total, arch)
-            err = child.stderr.read()
+        err = log.read_text(errors="replace")
         if child.returncode != 0 or not out.exists():
             last = next((ln for ln in reversed(err.strip().splitlines()) if ln.strip()),
                         f"exit status {child.returncode}")
