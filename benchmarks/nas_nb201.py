@@ -33,6 +33,7 @@ architecture), wall time. Also PNAG training time and time per generated budget.
     python benchmarks/nas_nb201.py                         # all devices x datasets
     python benchmarks/nas_nb201.py --devices pixel3 --datasets cifar10 --preset fast
     python benchmarks/nas_nb201.py --preset fast --set archs=500 --baseline-queries free
+    python benchmarks/nas_nb201.py --preset fast --set archs=700 --set seed_share=0.17 --set rounds=6
 """
 
 from __future__ import annotations

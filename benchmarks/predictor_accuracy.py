@@ -15,7 +15,9 @@ count or batch, and one or more resolutions it:
    RMSE, Kendall tau), a learning curve over the number of calibration
    networks, a cross-validated comparison of models and feature sets on the
    calibration networks (``--cv``), and the noise floor: how well one
-   process's measurement agrees with the other processes' median.
+   process's measurement agrees with the other processes' median, and with
+   4 or more processes how well two independent truths (the medians of each
+   half of the processes) agree with each other.
 
 Examples::
 
@@ -108,10 +110,16 @@ def noise_floor(per_pass: dict[str, list[float]]) -> dict[str, float] | None:
         mine = [v[i] for v in full]
         rest = [float(np.median(v[:i] + v[i + 1:])) for v in full]
         taus.append(metrics(rest, mine)["kendall_tau"])
-    return {"processes": max(len(v) for v in per_pass.values()), "kendall_tau": float(np.mean(taus)),
+    out = {"processes": max(len(v) for v in per_pass.values()), "kendall_tau": float(np.mean(taus)),
             "within_5pct": float(np.mean(rel_a <= 0.05)), "within_10pct": float(np.mean(rel_a <= 0.10)),
             "median_dev": float(np.median(rel_a)), "max_dev": float(rel_a.max()),
             "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
+    half = len(full[0]) // 2
+    if half >= 2:  # two independent truths, each the median of half the processes
+        first = [float(np.median(v[:half])) for v in full]
+        second = [float(np.median(v[half:2 * half])) for v in full]
+        out["split_half"] = {"processes_each": half, **metrics(first, second)}
+    return out
 
 
 # -- speed --------------------------------------------------------------------------
@@ -257,6 +265,12 @@ def main() -> None:
               f"max |dev| {100 * floor['max_dev']:.1f}%, Kendall τ {floor['kendall_tau']:.3f}; "
               f"spread max/min-1 per network: median "
               f"{100 * floor['median_spread']:.1f}%, max {100 * floor['max_spread']:.1f}%\n")
+        if "split_half" in floor:
+            half = floor["split_half"]
+            print(f"Two independent truths, each the median of {half['processes_each']} processes, "
+                  f"against each other: within ±5% {100 * half['within_5pct']:.1f}%, within ±10% "
+                  f"{100 * half['within_10pct']:.1f}%, Kendall τ {half['kendall_tau']:.3f} (the "
+                  f"agreement a perfect predictor could show against a truth of that size)\n")
     sp = speed(Path(profile.path))
     print("## Speed (fresh process)\n")
     print(f"import latency_kit {sp['import_s']:.2f} s; load_profile {sp['load_s']:.3f} s; refit + first "
