@@ -122,6 +122,19 @@ def noise_floor(per_pass: dict[str, list[float]]) -> dict[str, float] | None:
     return out
 
 
+def tau_ceiling(split_tau: float, half: int, processes: int) -> float:
+    """Estimated Kendall tau of a noise-free predictor against a ``processes``-process truth.
+
+    ``split_tau`` is the agreement of two independent ``half``-process truths.
+    With the share of discordant pairs proportional to the standard deviation
+    of the noise in a pair's comparison, and the noise variance of a median
+    over n processes proportional to 1/n, the split-half comparison has
+    ``sqrt(2 * processes / half)`` times the noise of a noise-free predictor
+    against the ``processes``-process truth.
+    """
+    return 1 - (1 - split_tau) * float(np.sqrt(half / (2 * processes)))
+
+
 # -- speed --------------------------------------------------------------------------
 SPEED_CODE = """
 import json, sys, time
@@ -267,10 +280,15 @@ def main() -> None:
               f"{100 * floor['median_spread']:.1f}%, max {100 * floor['max_spread']:.1f}%\n")
         if "split_half" in floor:
             half = floor["split_half"]
-            print(f"Two independent truths, each the median of {half['processes_each']} processes, "
-                  f"against each other: within ±5% {100 * half['within_5pct']:.1f}%, within ±10% "
-                  f"{100 * half['within_10pct']:.1f}%, Kendall τ {half['kendall_tau']:.3f} (the "
-                  f"agreement a perfect predictor could show against a truth of that size)\n")
+            h, p, tau = half["processes_each"], floor["processes"], half["kendall_tau"]
+            print(f"Two independent truths, each the median of {h} processes, against each "
+                  f"other: within ±5% {100 * half['within_5pct']:.1f}%, within ±10% "
+                  f"{100 * half['within_10pct']:.1f}%, Kendall τ {tau:.3f}. A noise-free "
+                  f"predictor would do better, since only one side of each comparison is noisy. "
+                  f"Estimated Kendall τ ceiling (discordant pairs in proportion to the noise's "
+                  f"spread, noise variance falling as 1/processes): {tau_ceiling(tau, h, h):.3f} "
+                  f"against a {h}-process truth, {tau_ceiling(tau, h, p):.3f} against this "
+                  f"run's {p}-process truth\n")
     sp = speed(Path(profile.path))
     print("## Speed (fresh process)\n")
     print(f"import latency_kit {sp['import_s']:.2f} s; load_profile {sp['load_s']:.3f} s; refit + first "
