@@ -357,8 +357,7 @@ class PNAG:
         s = self.settings
         n_budgets = max(1, min(s.round_budgets, count))
         quantiles = self.feasible_.quantiles or [self.feasible_.low, self.feasible_.high]
-        top = self._top_arch() if self.lookups._cost_held is None else None
-        top_cost = float(self.lookups.cost_many([top])[0]) if top is not None else 0.0
+        top, top_cost = self._top_arch() if self.lookups._cost_held is None else (None, 0.0)
         n_upper = int(round(UPPER_SHARE * n_budgets)) if top_cost > UPPER_GAP * quantiles[-1] else 0
         n_lower = n_budgets - n_upper
         grid = (np.arange(n_lower) + rng.random(n_lower)) / n_lower
@@ -391,12 +390,16 @@ class PNAG:
                 chosen[pool[j]] = None
         return list(chosen)
 
-    def _top_arch(self) -> Any | None:
-        """The costliest corner architecture (``corner_archs``) with a finite cost, if any."""
+    def _top_arch(self) -> tuple[Any | None, float]:
+        """The costliest corner architecture (``corner_archs``) with a finite cost, and
+        that cost; ``(None, 0.0)`` when no corner has one."""
         corners = corner_archs(self.space)
         costs = self.lookups.cost_many(corners)
         finite = [i for i, c in enumerate(costs) if np.isfinite(c)]
-        return corners[max(finite, key=lambda i: costs[i])] if finite else None
+        if not finite:
+            return None, 0.0
+        best = max(finite, key=lambda i: costs[i])
+        return corners[best], float(costs[best])
 
     def _neighbours(self, budget: float, count: int, rng: np.random.Generator) -> list[Any]:
         """``count`` mutations of the four most accurate archive architectures within ``budget``."""

@@ -172,7 +172,8 @@ def test_active_rounds_reach_networks_larger_than_any_random_one():
         fitted = PNAG(space, cost, acc, settings).fit()
         random_top = fitted.feasible_.quantiles[-1]  # the costliest of 300 random networks
         largest[rounds] = max(c for _, _, c in fitted.archive_) / random_top
-    assert largest[0] <= 1.0 < 1.05 < largest[3], largest
+    assert largest[0] <= 1.0, largest  # without rounds, nothing above the random draws
+    assert largest[3] > 1.05, largest
 
 
 def test_budget_above_range_returns_best_with_note(model, nb201):
