@@ -80,27 +80,30 @@ def measure_in_processes(device: str, options: dict[str, Any], space: str,
 
     ``device`` and ``options`` open the backend in each child exactly as
     :func:`latency_kit.backends.open_backend` does. With ``journal_path``,
-    finished processes are journaled and not run again.
+    finished processes are journaled and not run again, unless they measured
+    with other rounds, settings, batch or backend options.
     """
     if processes < 1:
         raise ValueError("processes must be >= 1")
     archs = list(archs)
-    done: dict[str, dict[str, Any]] = {}
-    if journal_path:
-        for key, record in journal.read_journal(journal_path, "process").items():
-            if set(archs) <= set(record.get("stats", {})):
-                done[key] = record["stats"]
-    total = processes * len(archs)
     request = {"device": device, "options": options, "space": space,
                "space_options": space_options, "archs": archs, "rounds": rounds,
                "batch": batch, "settings": settings.to_dict()}
+    # A journaled process counts only if it measured these networks the same way.
+    how = json.loads(json.dumps({k: v for k, v in request.items() if k != "archs"}))
+    done: dict[str, dict[str, Any]] = {}
+    if journal_path:
+        for key, record in journal.read_journal(journal_path, "process").items():
+            if record.get("how") == how and set(archs) <= set(record.get("stats", {})):
+                done[key] = record["stats"]
+    total = processes * len(archs)
     for p in range(processes):
         if str(p) in done:
             continue
         result = _run_child(request, progress, p * len(archs), total)
         done[str(p)] = result
         if journal_path:
-            journal.append(journal_path, {"process": p, "stats": result})
+            journal.append(journal_path, {"process": p, "how": how, "stats": result})
     if progress:
         progress(total, total, archs[-1] if archs else "")
     return [combine([LatencyStats.from_dict(done[str(p)][a]) for p in range(processes)])

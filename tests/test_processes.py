@@ -56,6 +56,13 @@ def test_each_process_measures_every_network_and_resume_starts_none(tmp_path, mo
                                            settings=QUICK, journal_path=journal)
     assert [s.median_ms for s in again] == [s.median_ms for s in stats]
 
+    started = []
+    monkeypatch.setattr(processes, "_run_child", lambda request, *args: started.append(request)
+                        or {arch: stats[0].to_dict() for arch in request["archs"]})
+    processes.measure_in_processes("cpu", {"threads": 1}, "nb201", {}, archs, processes=2,
+                                   rounds=2, settings=QUICK, journal_path=journal)
+    assert len(started) == 2  # journaled with 1 round; asked for 2: measured again
+
 
 def test_a_failing_child_is_one_clear_error() -> None:
     with pytest.raises(DeviceError, match="fresh process failed: .*no-such-device"):
