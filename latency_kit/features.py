@@ -1,12 +1,17 @@
 """Features of architectures for the latency predictor, and its linear core.
 
 Every block key of a profile gets one row of per-block values, computed once:
-its LUT median, the same split by block group (stem, stages, head), MACs,
-parameters, activation elements written, and a count of one. An
-architecture's features are the sum of its blocks' rows plus arch-level
-columns (its resolution and the LUT sum scaled by it, so one model can learn
-per-resolution corrections). Summing cached rows keeps 1,000 architectures
-well under a second.
+its LUT median, the same split by block group (stem, stages, head) and by
+depthwise kernel size, MACs, parameters, activation elements written, and a
+count of one. An architecture's features are the sum of its blocks' rows
+plus arch-level columns (its resolution and the LUT sum scaled by it, so one
+model can learn per-resolution corrections). Summing cached rows keeps 1,000
+architectures well under a second.
+
+Which features a profile's predictor uses is a :class:`Recipe`, chosen by
+the runtime that measured the profile (:func:`recipe_for`): measured
+held-out accuracy picked a different set for ONNX Runtime on a CPU than for
+torch on a GPU (``benchmarks/results_predictor.md``).
 
 This module imports no scikit-learn (whose import alone takes about 1.7 s of
 CPU here, in scipy.stats), so loading a profile and refitting its default
@@ -16,6 +21,7 @@ wraps the same core in a scikit-learn estimator.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -31,13 +37,20 @@ BLOCK_COLUMNS = ("lut", "macs", "params", "act", "blocks")
 ARCH_COLUMNS = ("resolution", "lut_x_res")
 # Per-group LUT sums (a candidate feature set in the cross-validation).
 GROUP_FEATURES = ("lut:stem", "lut:s1", "lut:s2", "lut:s3", "lut:s4", "lut:s5", "lut:head")
-# The features the profile predictor uses, chosen by cross-validation on 80
-# real calibration networks (benchmarks/results_predictor.md): LUT sum plus
-# MACs, parameters, activation memory and block count beat the per-group sums
-# (90.4% vs 84.2% within ±5%); lut_x_res lets one profile correct per resolution.
+# Per-kernel LUT sums: the MBConv blocks by depthwise kernel size, and the rest.
+KERNEL_FEATURES = ("lut:k3", "lut:k5", "lut:k7", "lut:k-none")
+# The default features, chosen by cross-validation on 80 real calibration
+# networks (benchmarks/results_predictor.md): LUT sum plus MACs, parameters,
+# activation memory and block count beat the per-group sums (90.4% vs 84.2%
+# within ±5%); lut_x_res lets one profile correct per resolution.
 DEFAULT_FEATURES = ("lut", "macs", "params", "act", "blocks", "lut_x_res")
 # For spaces without a registered block grouping.
 GENERIC_FEATURES = ("lut", "lut_x_res")
+DEFAULT_ALPHA = 1e-3
+# The ridge penalty of a recipe's ``penalised`` columns (standardised units):
+# they may correct the LUT sum, but only as far as the calibration networks
+# clearly ask for.
+PENALTY = 3.0
 REFERENCE_RESOLUTION = 224.0
 
 
@@ -95,15 +108,63 @@ def _ofa_costs(key: str) -> tuple[float, float, float]:
     return macs, params, act
 
 
-# Spaces with a block grouping (and so "lut:<group>" columns) and analytic
-# costs. Other spaces get no group columns and count costs on the torch
-# module (slower, still cached).
-GROUPS: dict[str, tuple[Callable[[str], str], Callable[[], tuple[str, ...]]]] = {
-    "ofa-mbv3": (_ofa_group, _ofa_groups),
+def _ofa_kernel(key: str) -> str:
+    from .spaces.ofa_mbv3 import parse_key
+
+    spec = parse_key(key)
+    if spec["kind"] != "expanded_conv" or spec["mid"] == spec["cin"]:
+        return "k-none"  # stem, head, and the first block (no expansion, fixed 3x3)
+    return f"k{spec['kernel']}"
+
+
+def _ofa_kernels() -> tuple[str, ...]:
+    return tuple(name.removeprefix("lut:") for name in KERNEL_FEATURES)
+
+
+Grouping = tuple[Callable[[str], str], Callable[[], tuple[str, ...]]]
+# Spaces with block groupings (each gives "lut:<group>" columns: every block's
+# LUT entry goes to one group of each grouping) and analytic costs. Other
+# spaces get no group columns and count costs on the torch module (slower,
+# still cached).
+GROUPS: dict[str, tuple[Grouping, ...]] = {
+    "ofa-mbv3": ((_ofa_group, _ofa_groups), (_ofa_kernel, _ofa_kernels)),
 }
 COSTS: dict[str, Callable[[str], tuple[float, float, float]]] = {
     "ofa-mbv3": _ofa_costs,
 }
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """The predictor's feature columns; ``penalised`` ones get the ridge penalty ``PENALTY``."""
+
+    features: tuple[str, ...]
+    penalised: tuple[str, ...] = ()
+
+    def alphas(self, alpha: float = DEFAULT_ALPHA, penalty: float = PENALTY) -> np.ndarray:
+        """Per-column ridge penalties, in the order of :attr:`features`."""
+        return np.array([penalty if f in self.penalised else alpha for f in self.features])
+
+
+DEFAULT_RECIPE = Recipe(DEFAULT_FEATURES)
+GENERIC_RECIPE = Recipe(GENERIC_FEATURES)
+# ONNX Runtime on a CPU: LUT sum and MACs, plus penalised per-kernel LUT sums.
+# Blocks of one kernel size run at another speed inside the network than
+# alone. On held-out networks against 6-process truths this ranked better
+# than DEFAULT_FEATURES in all four sets measured (224 px twice, 160 px,
+# 2 threads; Kendall tau 0.926 / 0.954 / 0.954 / 0.922 against 0.899 /
+# 0.894 / 0.931 / 0.908 with 30 calibration networks), while on the H100
+# (torch) cross-validation kept the default (2.6% vs 3.6% error).
+# benchmarks/results_predictor.md has the figures and how it was chosen.
+KERNEL_RECIPE = Recipe(("lut", "macs", "lut_x_res", *KERNEL_FEATURES), KERNEL_FEATURES)
+RUNTIME_RECIPES = {"onnxruntime": KERNEL_RECIPE}
+
+
+def recipe_for(space: SearchSpace, runtime: str | None = None) -> Recipe:
+    """The predictor recipe for a profile of ``space`` measured by ``runtime``."""
+    if space.name not in GROUPS:
+        return GENERIC_RECIPE
+    return RUNTIME_RECIPES.get(runtime or "", DEFAULT_RECIPE)
 
 
 def _generic_costs(space: SearchSpace, key: str) -> tuple[float, float, float]:
@@ -112,16 +173,21 @@ def _generic_costs(space: SearchSpace, key: str) -> tuple[float, float, float]:
 
 
 class FeatureTable:
-    """Per-block feature rows of one profile, cached; sums them per architecture."""
+    """Per-block feature rows of one profile, cached; sums them per architecture.
 
-    def __init__(self, space: SearchSpace, lut: LatencyTable, profile_name: str = ""):
+    ``runtime`` (the profile's ``backend``) picks :attr:`recipe`, the
+    predictor's features.
+    """
+
+    def __init__(self, space: SearchSpace, lut: LatencyTable, profile_name: str = "",
+                 runtime: str | None = None):
         self.space = space
         self.lut = lut
         self.profile_name = profile_name or lut.name or "(unnamed)"
-        group_fn, groups_fn = GROUPS.get(space.name, (None, None))
-        self._group = group_fn
-        self.groups: tuple[str, ...] = groups_fn() if groups_fn else ()
-        self.default_features = DEFAULT_FEATURES if group_fn else GENERIC_FEATURES
+        self._groupings = GROUPS.get(space.name, ())
+        self.groups: tuple[str, ...] = tuple(g for _, names in self._groupings for g in names())
+        self.recipe = recipe_for(space, runtime)
+        self.default_features = self.recipe.features
         self._costs = COSTS.get(space.name) or (lambda key: _generic_costs(space, key))
         self._index: dict[str, int] = {}
         self._rows: list[np.ndarray] = []
@@ -142,8 +208,11 @@ class FeatureTable:
         macs, params, act = self._costs(key)
         row = np.zeros(len(BLOCK_COLUMNS) + len(self.groups))
         row[:len(BLOCK_COLUMNS)] = (ms, macs / 1e6, params / 1e6, act / 1e6, 1.0)
-        if self._group:
-            row[len(BLOCK_COLUMNS) + self.groups.index(self._group(key))] = ms
+        offset = len(BLOCK_COLUMNS)
+        for group_of, names in self._groupings:
+            groups = names()
+            row[offset + groups.index(group_of(key))] = ms
+            offset += len(groups)
         self._index[key] = len(self._rows)
         self._rows.append(row)
         self._matrix = None
@@ -178,12 +247,13 @@ class FeatureTable:
 
 
 # -- the linear core (weighted ridge in numpy) ------------------------------------
-def ridge_fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float,
+def ridge_fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float | np.ndarray,
               relative: bool) -> "LinearFit":
     """Weighted ridge on standardised features; ``relative`` weights rows by 1/y².
 
-    Equivalent to scikit-learn's ``Ridge`` with sample weights on the
-    standardised matrix (the intercept is not penalised).
+    ``alpha`` is one penalty for every column or one per column. Equivalent
+    to scikit-learn's ``Ridge`` with sample weights on the standardised
+    matrix (the intercept is not penalised).
     """
     fit_weight = weight / np.maximum(np.abs(y), 1e-12) ** 2 if relative else weight
     fit_weight = fit_weight * (weight.sum() / fit_weight.sum())  # same total as the user's
@@ -194,7 +264,8 @@ def ridge_fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float,
     z_mean = np.average(Z, axis=0, weights=fit_weight)
     y_mean = float(np.average(y, weights=fit_weight))
     Zc, yc = Z - z_mean, y - y_mean
-    gram = (Zc * fit_weight[:, None]).T @ Zc + alpha * np.eye(Z.shape[1])
+    penalty = np.broadcast_to(np.asarray(alpha, dtype=float), (Z.shape[1],))
+    gram = (Zc * fit_weight[:, None]).T @ Zc + np.diag(penalty)
     coef = np.linalg.lstsq(gram, (Zc * fit_weight[:, None]).T @ yc, rcond=None)[0]
     return LinearFit(mean, scale, coef, y_mean - float(z_mean @ coef))
 
@@ -217,15 +288,12 @@ def calibration_data(table: FeatureTable, entries: Sequence[dict[str, Any]],
     return table.transform(archs, names), y
 
 
-DEFAULT_ALPHA = 1e-3
-
-
 def fit_default(table: FeatureTable, entries: Sequence[dict[str, Any]]) -> LinearFit | None:
-    """The profile's predictor: ridge on ``table.default_features``; ``None`` without entries.
+    """The profile's predictor: ridge on ``table.recipe``; ``None`` without entries.
 
     Deterministic (a closed-form solve), so every load gives the same model.
     """
     if not entries:
         return None
-    X, y = calibration_data(table, entries, table.default_features)
-    return ridge_fit(X, y, np.ones(len(y)), DEFAULT_ALPHA, relative=True)
+    X, y = calibration_data(table, entries, table.recipe.features)
+    return ridge_fit(X, y, np.ones(len(y)), table.recipe.alphas(), relative=True)

@@ -14,8 +14,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .features import (DEFAULT_ALPHA, DEFAULT_FEATURES, FeatureTable, calibration_data,
-                       ridge_fit)
+from .features import (DEFAULT_ALPHA, DEFAULT_FEATURES, PENALTY, FeatureTable, Recipe,
+                       calibration_data, ridge_fit)
 
 # -- the estimator ------------------------------------------------------------
 try:  # scikit-learn >= 1.6
@@ -46,18 +46,23 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
 
     With ``relative=True`` the linear models minimise squared *relative*
     error (sample weights 1/y²), which is what ±5%/±10% accuracy asks for.
-    Deterministic for a fixed ``random_state``.
+    The ``penalised`` features (a :class:`~latency_kit.features.Recipe`'s)
+    get the ridge penalty ``penalty`` instead of ``alpha``; ``X`` must then
+    have exactly the ``features`` columns. Deterministic for a fixed
+    ``random_state``.
     """
 
     def __init__(self, features: tuple[str, ...] = DEFAULT_FEATURES, model: str = "ridge",
                  alpha: float = DEFAULT_ALPHA, relative: bool = True, n_estimators: int = 200,
-                 random_state: int = 0):
+                 random_state: int = 0, penalised: tuple[str, ...] = (), penalty: float = PENALTY):
         self.features = features
         self.model = model
         self.alpha = alpha
         self.relative = relative
         self.n_estimators = n_estimators
         self.random_state = random_state
+        self.penalised = penalised
+        self.penalty = penalty
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -74,7 +79,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         # Every model sees the same standardised features; ridge is the numpy core
         # that profiles use directly (latency_kit.features.ridge_fit).
-        self.linear_ = ridge_fit(X, y, weight, self.alpha, self.relative)
+        self.linear_ = ridge_fit(X, y, weight, self._alphas(X.shape[1]), self.relative)
         self.estimator_ = None
         if self.model != "ridge":
             fit_weight = weight / y**2 if self.relative else weight
@@ -82,6 +87,14 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             fit_weight = fit_weight * (weight.sum() / fit_weight.sum())
             self.estimator_.fit(self._standardise(X), y, sample_weight=fit_weight)
         return self
+
+    def _alphas(self, columns: int) -> float | np.ndarray:
+        if not self.penalised:
+            return self.alpha
+        if columns != len(self.features):
+            raise ValueError(f"X has {columns} columns; with penalised features it must have "
+                             f"the {len(self.features)} columns of features={self.features}")
+        return Recipe(tuple(self.features), tuple(self.penalised)).alphas(self.alpha, self.penalty)
 
     def _sklearn_estimator(self):
         if self.model == "huber":
@@ -120,5 +133,7 @@ def fit_predictor(table: FeatureTable, entries: Sequence[dict[str, Any]],
     """
     if not entries:
         return None
-    predictor = LatencyPredictor(**{"features": table.default_features, **params})
+    recipe = table.recipe
+    predictor = LatencyPredictor(**{"features": recipe.features, "penalised": recipe.penalised,
+                                    **params})
     return predictor.fit(*calibration_data(table, entries, predictor.features))

@@ -79,7 +79,7 @@ class Profile:
         """Per-block feature cache (:class:`latency_kit.features.FeatureTable`)."""
         from .features import FeatureTable
 
-        return FeatureTable(self.space, self.lut, self.name)
+        return FeatureTable(self.space, self.lut, self.name, runtime=self.meta.get("backend"))
 
     def lut_sum(self, arch: Any) -> float:
         """Raw sum of the LUT entries of ``arch``'s blocks, in ms."""

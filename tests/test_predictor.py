@@ -23,7 +23,8 @@ from latency_kit.cli import main
 from latency_kit.engine import MeasureSettings
 from latency_kit.errors import MissingEntryError
 from latency_kit.lut import LatencyTable
-from latency_kit.features import _ofa_costs, ridge_fit
+from latency_kit.features import (DEFAULT_RECIPE, GENERIC_RECIPE, GROUP_FEATURES, KERNEL_FEATURES,
+                                  KERNEL_RECIPE, _ofa_costs, recipe_for, ridge_fit)
 from latency_kit.spaces import get_space
 
 TINY = MeasureSettings(warmup_ms=2.0, min_warmup_runs=1, repeats=3, batch_ms=0.5, retries=0)
@@ -87,6 +88,41 @@ def test_ridge_core_matches_sklearn_ridge() -> None:
     assert np.allclose(fit.predict(X), reference, rtol=1e-8)
 
 
+def test_per_column_penalty_is_ridge_on_rescaled_columns() -> None:
+    from sklearn.linear_model import Ridge
+
+    rng = np.random.default_rng(2)
+    X = rng.uniform(1, 10, size=(30, 3))
+    y = X @ [1.0, 0.5, 0.2] + rng.normal(0, 0.1, 30)
+    alphas = np.array([1e-3, 3.0, 30.0])
+    fit = ridge_fit(X, y, np.ones(30), alphas, relative=False)
+    Z = (X - fit.mean) / fit.scale
+    # penalty a_j on coefficient b_j is penalty 1 on b_j * sqrt(a_j)
+    reference = Ridge(alpha=1.0).fit(Z / np.sqrt(alphas), y).predict(Z / np.sqrt(alphas))
+    assert np.allclose(fit.predict(X), reference, rtol=1e-8)
+    same = ridge_fit(X, y, np.ones(30), np.full(3, 0.3), relative=False)
+    assert np.allclose(same.predict(X), ridge_fit(X, y, np.ones(30), 0.3, False).predict(X))
+
+
+def test_penalised_features_need_their_columns() -> None:
+    X = np.random.default_rng(3).uniform(1, 10, size=(10, 3))
+    model = LatencyPredictor(features=("lut", "macs"), penalised=("macs",))
+    with pytest.raises(ValueError, match="must have the 2 columns"):
+        model.fit(X, X.sum(axis=1))
+    assert LatencyPredictor(features=("a", "b", "c"), penalised=("c",)).fit(X, X.sum(axis=1))
+
+
+def test_recipe_follows_the_runtime(profile) -> None:
+    ofa, nb201 = get_space("ofa-mbv3"), get_space("nb201")
+    assert recipe_for(ofa, "onnxruntime") == KERNEL_RECIPE
+    assert recipe_for(ofa, "torch-cuda") == recipe_for(ofa, None) == DEFAULT_RECIPE
+    assert recipe_for(nb201, "onnxruntime") == GENERIC_RECIPE
+    assert profile.features.recipe == KERNEL_RECIPE  # an ONNX Runtime profile
+    assert set(KERNEL_RECIPE.penalised) <= set(KERNEL_RECIPE.features)
+    assert list(KERNEL_RECIPE.alphas(1e-3, 3.0)) == [1e-3, 1e-3, 1e-3, 3.0, 3.0, 3.0, 3.0]
+    assert profile.predictor.penalised == KERNEL_RECIPE.penalised
+
+
 # -- features ---------------------------------------------------------------------------
 def test_analytic_costs_match_torch_counting() -> None:
     space = get_space("ofa-mbv3", resolutions=(160,))
@@ -103,8 +139,8 @@ def test_features_sum_blocks(profile) -> None:
     for i, (arch, row) in enumerate(zip(archs, X)):
         keys = [b.key for b in profile.space.blocks(arch)]
         assert row[names.index("lut")] == pytest.approx(profile.lut.total(keys))
-        groups = sum(row[names.index(f"lut:{g}")] for g in table.groups)
-        assert groups == pytest.approx(row[names.index("lut")])
+        for grouping in (GROUP_FEATURES, KERNEL_FEATURES):  # each splits the whole LUT sum
+            assert sum(row[names.index(g)] for g in grouping) == pytest.approx(row[names.index("lut")])
         if i < 2:  # torch counting is slow; the per-block costs are checked above
             assert row[names.index("macs")] * 1e6 == pytest.approx(profile.space.macs(arch))
         assert row[names.index("resolution")] == 160
