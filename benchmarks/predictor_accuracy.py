@@ -44,7 +44,8 @@ from latency_kit.api import build_profile
 from latency_kit.calibration import SETTINGS, sample_archs
 from latency_kit.journal import read_journal
 from latency_kit.paths import cache_dir
-from latency_kit.features import DEFAULT_FEATURES, GROUP_FEATURES
+from latency_kit.features import (DEFAULT_FEATURES, DEFAULT_RECIPE, GROUP_FEATURES, KERNEL_RECIPE,
+                                  Recipe, ridge_fit)
 from latency_kit.predictor import LatencyPredictor, fit_predictor
 from latency_kit.processes import measure_in_processes
 from latency_kit.spaces import get_space
@@ -52,7 +53,8 @@ from latency_kit.validation import baselines, metrics
 
 HELDOUT_SEED = 1000
 TARGETS = "targets: >=99% within ±10%, >=90% within ±5%, Kendall tau >= 0.95"
-# Candidate (model, feature set) pairs compared by cross-validation.
+# Candidate (model, feature set) pairs compared by cross-validation; a Recipe
+# also names the columns that get the larger ridge penalty.
 FEATURE_SETS = {
     "lut": ("lut",),
     "lut+res": ("lut", "lut_x_res", "resolution"),
@@ -62,6 +64,7 @@ FEATURE_SETS = {
     "lut+groups+res": ("lut", *GROUP_FEATURES, "lut_x_res"),
     "groups+macs+act+res": ("lut", *GROUP_FEATURES, "lut_x_res", "macs", "act", "resolution"),
     "default": DEFAULT_FEATURES,
+    "lut+macs+kernels (penalised)": KERNEL_RECIPE,
 }
 MODELS = {
     "ridge": dict(model="ridge", alpha=1e-3),
@@ -77,48 +80,40 @@ def log(msg: str) -> None:
 
 
 # -- ground truth over separate processes -------------------------------------------
-def ground_truth(texts: list[str], args: argparse.Namespace, path: Path) -> dict[str, list[float]]:
-    """Per arch, the median of each of ``--passes`` fresh processes (journaled in ``path``)."""
+def ground_truth(texts: list[str], args: argparse.Namespace, path: Path) -> np.ndarray:
+    """Per process, the median of ``--rounds`` rounds: processes x networks (journaled in ``path``)."""
     log(f"ground truth: {args.passes} fresh processes measuring {len(texts)} networks, "
         f"{args.rounds} interleaved rounds each")
     options = {"threads": args.threads, "precision": args.precision}
     measure_in_processes(args.device, options, "ofa-mbv3", {"resolutions": args.resolution}, texts,
                          args.passes, args.rounds, args.batch, SETTINGS, path)
     passes = read_journal(path, "process")
-    return {t: [passes[str(p)]["stats"][t]["median_ms"] for p in range(args.passes)]
-            for t in texts}
+    return np.array([[passes[str(p)]["stats"][t]["median_ms"] for t in texts]
+                     for p in range(args.passes)])
 
 
-def noise_floor(per_pass: dict[str, list[float]]) -> dict[str, float] | None:
-    """How well one process agrees with the median of the other processes."""
-    rel, spread = [], []
-    for values in per_pass.values():
-        if len(values) < 2:
-            continue
-        spread.append(max(values) / min(values) - 1)
-        for i, v in enumerate(values):
-            rest = float(np.median(values[:i] + values[i + 1:]))
-            rel.append(abs(v - rest) / rest)
-    if not rel:
+def noise_floor(per_pass: np.ndarray) -> dict[str, float] | None:
+    """How well one process agrees with the others, and two halves of the processes."""
+    count = per_pass.shape[0]
+    if count < 2:
         return None
+    rel, taus = [], []
+    for i in range(count):
+        rest = np.median(np.delete(per_pass, i, axis=0), axis=0)
+        rel.extend(np.abs(per_pass[i] - rest) / rest)
+        # Kendall tau of one process's ranking against the others' medians
+        taus.append(metrics(rest, per_pass[i])["kendall_tau"])
     rel_a = np.array(rel)
-    # Kendall tau of one process's ranking against the others' medians: the
-    # best tau any predictor can show against ground truth this noisy.
-    full = [v for v in per_pass.values() if len(v) == max(len(x) for x in per_pass.values())]
-    taus = []
-    for i in range(len(full[0])):
-        mine = [v[i] for v in full]
-        rest = [float(np.median(v[:i] + v[i + 1:])) for v in full]
-        taus.append(metrics(rest, mine)["kendall_tau"])
-    out = {"processes": max(len(v) for v in per_pass.values()), "kendall_tau": float(np.mean(taus)),
-            "within_5pct": float(np.mean(rel_a <= 0.05)), "within_10pct": float(np.mean(rel_a <= 0.10)),
-            "median_dev": float(np.median(rel_a)), "max_dev": float(rel_a.max()),
-            "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
-    half = len(full[0]) // 2
-    if half >= 2:  # two independent truths, each the median of half the processes
-        first = [float(np.median(v[:half])) for v in full]
-        second = [float(np.median(v[half:2 * half])) for v in full]
-        out["split_half"] = {"processes_each": half, **metrics(first, second)}
+    spread = per_pass.max(axis=0) / per_pass.min(axis=0) - 1
+    out = {"processes": count, "kendall_tau": float(np.mean(taus)),
+           "within_5pct": float(np.mean(rel_a <= 0.05)), "within_10pct": float(np.mean(rel_a <= 0.10)),
+           "median_dev": float(np.median(rel_a)), "max_dev": float(rel_a.max()),
+           "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
+    half = count // 2
+    if half >= 2:  # two independent truths, each from half the processes
+        first, second = per_pass[:half], per_pass[half:2 * half]
+        out["split_half"] = {"processes_each": half,
+                             **metrics(np.median(first, axis=0), np.median(second, axis=0))}
     return out
 
 
@@ -133,6 +128,61 @@ def tau_ceiling(split_tau: float, half: int, processes: int) -> float:
     against the ``processes``-process truth.
     """
     return 1 - (1 - split_tau) * float(np.sqrt(half / (2 * processes)))
+
+
+def linear_oracle(table, archs, truth: np.ndarray) -> np.ndarray:
+    """The profile's predictor model fitted on the held-out truth itself.
+
+    In-sample, so not a predictor: it shows how well the predictor's
+    features can rank these networks at best.
+    """
+    X = table.transform(archs, table.recipe.features)
+    return ridge_fit(X, truth, np.ones(len(archs)), table.recipe.alphas(), relative=True).predict(X)
+
+
+# -- repeated LUTs: how much of the error is the LUT's noise --------------------
+def lut_repeats(profile, entries, archs, truth: np.ndarray, per_pass: np.ndarray, count: int,
+                args: argparse.Namespace, cache: Path, tag: str, use: int) -> None:
+    """Measure the LUT ``count`` - 1 more times; rank the held-out networks with each.
+
+    The calibration networks and the truth stay the same; only the table
+    changes. If the predictor's misses were the LUT's measurement noise, the
+    per-network residuals of different tables would not agree. They are
+    compared for the linear oracle (the default features fitted on the
+    truth itself), so no calibration noise enters either.
+    """
+    tables = [profile.features]
+    for i in range(1, count):
+        again = build_profile(args.device, resolutions=args.resolution,
+                              out=cache / f"lut-{tag}-{i}", threads=args.threads,
+                              batch=args.batch, precision=args.precision, calibrate=0)
+        tables.append(again.features)
+    print(f"## The same LUT measured {count} times ({use} calibration networks)\n")
+    print("| table | LUT sum τ | predictor τ | predictor within ±5% | linear oracle τ |\n"
+          "|---|---|---|---|---|")
+    residuals = []
+    for i, table in enumerate(tables):
+        oracle = linear_oracle(table, archs, truth)
+        residuals.append(np.log(truth / oracle))
+        pred = metrics(truth, fit_predictor(table, entries[:use]).predict_archs(table, archs))
+        print(f"| {'profile' if i == 0 else f'again #{i}'} | "
+              f"{metrics(truth, table.lut_sum(archs))['kendall_tau']:.3f} | "
+              f"{pred['kendall_tau']:.3f} | {100 * pred['within_5pct']:.1f}% | "
+              f"{metrics(truth, oracle)['kendall_tau']:.3f} |")
+    res = np.array(residuals)
+    corr = np.corrcoef(res)[np.triu_indices(count, 1)]
+    shared = float(res.mean(axis=0).std())
+    # The truth's own noise, from its two halves: log(half A / half B) has twice
+    # the variance of one half's noise, and one half twice that of the whole.
+    half = len(per_pass) // 2
+    split = np.log(np.median(per_pass[:half], axis=0) / np.median(per_pass[half:2 * half], axis=0))
+    truth_noise = float(split.std() / 2) if half else 0.0
+    print(f"\nOracle residuals: {100 * float(res.std(axis=1).mean()):.2f}% per table; correlation "
+          f"between tables {corr.mean():.2f} (min {corr.min():.2f}); the part they share "
+          f"{100 * shared:.2f}%, of which the truth's own noise (median of {len(per_pass)} "
+          f"processes, from its two halves) is about {100 * truth_noise:.2f}%, leaving about "
+          f"{100 * np.sqrt(max(shared ** 2 - truth_noise ** 2, 0.0)):.2f}% that no table "
+          f"measured this way removes\n")
 
 
 # -- speed --------------------------------------------------------------------------
@@ -191,12 +241,15 @@ def cross_validate(profile, entries, folds: int = 5, repeats: int = 3) -> list[t
     y = np.array([e["stats"]["median_ms"] for e in entries])
     out = []
     for fname, feats in FEATURE_SETS.items():
-        X = profile.features.transform(archs, feats)
+        recipe = feats if isinstance(feats, Recipe) else Recipe(feats)
+        X = profile.features.transform(archs, recipe.features)
         for mname, params in MODELS.items():
             scores = []
             for rep in range(repeats):
                 cv = RepeatedKFold(n_splits=folds, n_repeats=1, random_state=rep)
-                pred = cross_val_predict(LatencyPredictor(features=feats, **params), X, y, cv=cv)
+                model = LatencyPredictor(features=recipe.features, penalised=recipe.penalised,
+                                         **params)
+                pred = cross_val_predict(model, X, y, cv=cv)
                 scores.append(metrics(y, pred))
             out.append((mname, fname, {k: float(np.mean([s[k] for s in scores])) for k in scores[0]}))
     return out
@@ -210,6 +263,8 @@ def main() -> None:
     parser.add_argument("--precision", default="fp32", help="GPU devices: fp32 or fp16")
     parser.add_argument("--resolution", type=int, action="append")
     parser.add_argument("--heldout", type=int, default=30, help="held-out networks per resolution")
+    parser.add_argument("--heldout-seed", type=int, default=HELDOUT_SEED,
+                        help="seed of the held-out sample (another seed: other networks)")
     parser.add_argument("--calibration", type=int, default=80, help="calibration networks measured")
     parser.add_argument("--curve", default="10,20,40,80", help="learning-curve sizes")
     parser.add_argument("--use", type=int, default=None,
@@ -219,6 +274,9 @@ def main() -> None:
     parser.add_argument("--skip-noise-floor", action="store_true",
                         help="measure ground truth in one process only (sets --passes 1)")
     parser.add_argument("--cv", action="store_true", help="cross-validate models and feature sets")
+    parser.add_argument("--luts", type=int, default=1,
+                        help="measure the LUT this many times in all and rank the held-out networks "
+                        "with each (needs --passes 2 or more)")
     parser.add_argument("--cache", type=Path, default=None, help="where profiles and truth are cached")
     args = parser.parse_args()
     args.resolution = sorted(set(args.resolution or [224]))
@@ -241,20 +299,24 @@ def main() -> None:
     entries = profile.calibration()[:args.calibration]
     use = min(use, len(entries))  # the label must say how many networks were used
     space = profile.space
-    heldout = sample_archs(space, args.heldout * len(args.resolution), HELDOUT_SEED,
+    heldout = sample_archs(space, args.heldout * len(args.resolution), args.heldout_seed,
                            exclude=[e["arch"] for e in entries])
     texts = [space.format(a) for a in heldout]
-    per_pass = ground_truth(texts, args, cache / f"truth-{setting}.jsonl")
-    truth = np.array([np.median(per_pass[t]) for t in texts])
+    seed = "" if args.heldout_seed == HELDOUT_SEED else f"-s{args.heldout_seed}"
+    per_pass = ground_truth(texts, args, cache / f"truth-{tag}{seed}.jsonl")
+    truth = np.median(per_pass, axis=0)
 
     fp = profile.meta.get("fingerprint", {})
     where = (f"{fp.get('gpu_name')}, batch {args.batch}, {args.precision}" if fp.get("gpu_name")
              else f"{args.threads} thread(s), {fp.get('cpu_model', '?')}")
+    recipe = profile.features.recipe
+    penalised = f" (penalised: {', '.join(recipe.penalised)})" if recipe.penalised else ""
     print(f"# Predictor accuracy: ofa-mbv3, {fp.get('runtime')} {fp.get('runtime_version')}, {where}\n")
-    print(f"Held-out: {args.heldout} networks per resolution (seed {HELDOUT_SEED}, none in the "
+    print(f"Held-out: {args.heldout} networks per resolution (seed {args.heldout_seed}, none in the "
           f"calibration set); truth = median over {args.passes} process(es) of the median of "
           f"{args.rounds} interleaved rounds. Profile build {profile.meta.get('build_seconds')} s "
-          f"(LUT + {len(entries)} calibration networks). {TARGETS}.\n")
+          f"(LUT + {len(entries)} calibration networks). Predictor features: "
+          f"{', '.join(recipe.features)}{penalised}. {TARGETS}.\n")
     res_of = np.array([a.resolution for a in heldout])
     for res in args.resolution:
         mask = res_of == res
@@ -262,8 +324,17 @@ def main() -> None:
         print(f"## {res} px, {use} calibration networks\n\n{HEADER}")
         pred = fit_predictor(profile.features, entries[:use]).predict_archs(profile.features, archs)
         print(row(f"predictor ({use} nets)", metrics(truth[mask], pred)))
+        if profile.features.recipe != DEFAULT_RECIPE:  # what this runtime's recipe replaced
+            old = fit_predictor(profile.features, entries[:use], features=DEFAULT_FEATURES,
+                                penalised=())
+            print(row("predictor, DEFAULT_FEATURES", metrics(
+                truth[mask], old.predict_archs(profile.features, archs))))
         for name, values in baselines(profile, entries[:use], archs).items():
             print(row(name, metrics(truth[mask], values)))
+        # What the predictor's features allow at best: the same linear model
+        # fitted on the held-out truth itself (in-sample, so not a predictor).
+        print(row("linear oracle (fit on this truth)",
+                  metrics(truth[mask], linear_oracle(profile.features, archs, truth[mask]))))
         print(f"\nLearning curve ({res} px):\n\n{HEADER}")
         for n in [int(x) for x in args.curve.split(",") if int(x) <= len(entries)]:
             p = fit_predictor(profile.features, entries[:n]).predict_archs(profile.features, archs)
@@ -289,6 +360,8 @@ def main() -> None:
                   f"spread, noise variance falling as 1/processes): {tau_ceiling(tau, h, h):.3f} "
                   f"against a {h}-process truth, {tau_ceiling(tau, h, p):.3f} against this "
                   f"run's {p}-process truth\n")
+    if args.luts > 1 and len(per_pass) >= 2:
+        lut_repeats(profile, entries, heldout, truth, per_pass, args.luts, args, cache, tag, use)
     sp = speed(Path(profile.path))
     print("## Speed (fresh process)\n")
     print(f"import latency_kit {sp['import_s']:.2f} s; load_profile {sp['load_s']:.3f} s; refit + first "
