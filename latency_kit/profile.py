@@ -112,6 +112,19 @@ class Profile:
         """``"calibrated"`` (LUT features + fitted predictor) or ``"lut-sum"``."""
         return "lut-sum" if self._model is None else "calibrated"
 
+    @property
+    def predictor_identity(self) -> str:
+        """How predictions are made from the profile's files (in NAS cache keys).
+
+        A generator trained on one predictor's costs is not reused after the
+        predictor changes, even though the files are the same.
+        """
+        if self.predictor_kind != "calibrated":
+            return self.predictor_kind
+        recipe = self.features.recipe
+        alphas = ",".join(f"{a:g}" for a in recipe.alphas())
+        return f"ridge({','.join(recipe.features)}; alpha {alphas})"
+
     def predict(self, arch: Any) -> float:
         """Predicted whole-network latency of ``arch`` (object or string) in ms."""
         return float(self.predict_many([arch])[0])

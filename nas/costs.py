@@ -52,7 +52,8 @@ class ProfileCost(CostSource):
         path = Path(self.profile.path)
         parts = [f"{name}={file_digest(path / name)}" for name in _PROFILE_FILES
                  if (path / name).is_file()]
-        return f"profile:{path.resolve()}#" + ",".join(parts)
+        return (f"profile:{path.resolve()}#" + ",".join(parts)
+                + f";predictor={self.profile.predictor_identity}")
 
 
 def _covered_space(profile: Any, space: SearchSpace | None) -> SearchSpace:

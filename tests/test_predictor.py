@@ -288,3 +288,16 @@ def test_predict_cli_errors(profile_dir) -> None:
     assert result.exit_code == 2 and "nosuch" in result.output
     result = runner.invoke(main, ["predict", "--profile", str(profile_dir), "--arch", "r160_k9e9"])
     assert result.exit_code == 2 and "Traceback" not in result.output
+
+
+def test_cost_identity_follows_the_predictor_not_only_the_files(profile_dir, monkeypatch) -> None:
+    """A generator trained on one predictor's costs must not be reused after it changes."""
+    from latency_kit import features
+    from nas.costs import ProfileCost
+
+    calibrated = ProfileCost(None, load_profile(profile_dir)).identity()
+    assert "predictor=ridge(lut,macs,lut_x_res,lut:k3" in calibrated
+    monkeypatch.setattr(features, "RUNTIME_RECIPES", {})  # same files, default features
+    default = ProfileCost(None, load_profile(profile_dir)).identity()
+    assert "predictor=ridge(lut,macs,params" in default
+    assert default.split(";")[0] == calibrated.split(";")[0]
