@@ -148,7 +148,7 @@ def lut_repeats(profile, entries, archs, truth: np.ndarray, per_pass: np.ndarray
     The calibration networks and the truth stay the same; only the table
     changes. If the predictor's misses were the LUT's measurement noise, the
     per-network residuals of different tables would not agree. They are
-    compared for the linear oracle (the default features fitted on the
+    compared for the linear oracle (the profile's recipe fitted on the
     truth itself), so no calibration noise enters either.
     """
     tables = [profile.features]
