@@ -184,10 +184,10 @@ class FeatureTable:
         self.space = space
         self.lut = lut
         self.profile_name = profile_name or lut.name or "(unnamed)"
-        self._groupings = GROUPS.get(space.name, ())
-        self.groups: tuple[str, ...] = tuple(g for _, names in self._groupings for g in names())
+        # each grouping's function and its group names, listed once
+        self._groupings = [(group_of, names()) for group_of, names in GROUPS.get(space.name, ())]
+        self.groups: tuple[str, ...] = tuple(g for _, names in self._groupings for g in names)
         self.recipe = recipe_for(space, runtime)
-        self.default_features = self.recipe.features
         self._costs = COSTS.get(space.name) or (lambda key: _generic_costs(space, key))
         self._index: dict[str, int] = {}
         self._rows: list[np.ndarray] = []
@@ -210,9 +210,8 @@ class FeatureTable:
         row[:len(BLOCK_COLUMNS)] = (ms, macs / 1e6, params / 1e6, act / 1e6, 1.0)
         offset = len(BLOCK_COLUMNS)
         for group_of, names in self._groupings:
-            groups = names()
-            row[offset + groups.index(group_of(key))] = ms
-            offset += len(groups)
+            row[offset + names.index(group_of(key))] = ms
+            offset += len(names)
         self._index[key] = len(self._rows)
         self._rows.append(row)
         self._matrix = None

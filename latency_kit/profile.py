@@ -139,7 +139,7 @@ class Profile:
         archs = self._archs(archs)
         if self._model is None:
             return self.features.lut_sum(archs)
-        return self._model.predict(self.features.transform(archs, self.features.default_features))
+        return self._model.predict(self.features.transform(archs, self.features.recipe.features))
 
     def calibration(self) -> list[dict[str, Any]]:
         """Whole-network measurements stored with the profile (may be empty)."""
