@@ -8,16 +8,18 @@ count or batch, and one or more resolutions it:
 2. samples ``--heldout`` networks per resolution that are not calibration
    networks and measures their ground truth in ``--passes`` separate
    processes, each taking the median of ``--rounds`` interleaved rounds; the
-   truth is the median over processes (``latency_kit.processes``; finished
-   processes are journaled, so a rerun only runs the missing ones);
+   truth is the median over processes, each brought to their common level
+   first (``latency_kit.processes``; finished processes are journaled, so a
+   rerun only runs the missing ones, and ``--passes`` can grow later);
 3. prints, per resolution, the calibrated predictor next to the raw LUT sum
    and a MACs-linear fit on the same calibration networks (within ±5%, ±10%,
    RMSE, Kendall tau), a learning curve over the number of calibration
    networks, a cross-validated comparison of models and feature sets on the
    calibration networks (``--cv``), and the noise floor: how well one
    process's measurement agrees with the other processes' median, and with
-   4 or more processes how well two independent truths (the medians of each
-   half of the processes) agree with each other.
+   4 or more processes how well two independent truths (the medians of two
+   halves of the processes) agree with each other, averaged over the ways to
+   split them, and the Kendall tau a noise-free predictor could reach.
 
 Examples::
 
@@ -32,11 +34,13 @@ Examples::
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -47,9 +51,10 @@ from latency_kit.paths import cache_dir
 from latency_kit.features import (DEFAULT_FEATURES, DEFAULT_RECIPE, GROUP_FEATURES, KERNEL_RECIPE,
                                   Recipe, ridge_fit)
 from latency_kit.predictor import LatencyPredictor, fit_predictor
-from latency_kit.processes import measure_in_processes
+from latency_kit.processes import level_normalised, measure_in_processes
 from latency_kit.spaces import get_space
-from latency_kit.validation import baselines, metrics
+from latency_kit.stats import LatencyStats
+from latency_kit.validation import baselines, metrics, truth_noise
 
 HELDOUT_SEED = 1000
 TARGETS = "targets: >=99% within ±10%, >=90% within ±5%, Kendall tau >= 0.95"
@@ -92,7 +97,26 @@ def ground_truth(texts: list[str], args: argparse.Namespace, path: Path) -> np.n
                      for p in range(args.passes)])
 
 
-def noise_floor(per_pass: np.ndarray) -> dict[str, float] | None:
+def half_splits(count: int, limit: int = 200) -> list[tuple[list[int], list[int]]]:
+    """Ways to split ``count`` processes into two disjoint halves of ``count // 2``.
+
+    Every split (each counted once: the first half holds process 0), or
+    ``limit`` of them drawn with a fixed seed when there are more. One split
+    alone is a lottery: over the 10 splits of 6 processes at 224 px, two
+    3-process truths agreed at τ 0.862-0.949.
+    """
+    half = count // 2
+    if half < 1:
+        return []
+    splits = [list(first) for first in itertools.combinations(range(count), half) if first[0] == 0]
+    if len(splits) > limit:
+        picks = np.random.default_rng(0).choice(len(splits), limit, replace=False)
+        splits = [splits[i] for i in sorted(picks)]
+    # with an odd count, the last process not in the first half sits out
+    return [(first, [p for p in range(count) if p not in first][:half]) for first in splits]
+
+
+def noise_floor(per_pass: np.ndarray) -> dict[str, Any] | None:
     """How well one process agrees with the others, and two halves of the processes."""
     count = per_pass.shape[0]
     if count < 2:
@@ -105,19 +129,39 @@ def noise_floor(per_pass: np.ndarray) -> dict[str, float] | None:
         taus.append(metrics(rest, per_pass[i])["kendall_tau"])
     rel_a = np.array(rel)
     spread = per_pass.max(axis=0) / per_pass.min(axis=0) - 1
-    out = {"processes": count, "kendall_tau": float(np.mean(taus)),
-           "within_5pct": float(np.mean(rel_a <= 0.05)), "within_10pct": float(np.mean(rel_a <= 0.10)),
-           "median_dev": float(np.median(rel_a)), "max_dev": float(rel_a.max()),
-           "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
+    out: dict[str, Any] = {
+        "processes": count, "kendall_tau": float(np.mean(taus)),
+        "within_5pct": float(np.mean(rel_a <= 0.05)), "within_10pct": float(np.mean(rel_a <= 0.10)),
+        "median_dev": float(np.median(rel_a)), "max_dev": float(rel_a.max()),
+        "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
     half = count // 2
-    if half >= 2:  # two independent truths, each from half the processes
-        first, second = per_pass[:half], per_pass[half:2 * half]
-        out["split_half"] = {"processes_each": half,
-                             **metrics(np.median(first, axis=0), np.median(second, axis=0))}
+    if half >= 2:  # two independent truths, each from half the processes, over many splits
+        splits = [metrics(np.median(per_pass[a], axis=0), np.median(per_pass[b], axis=0))
+                  for a, b in half_splits(count)]
+        split_taus = [m["kendall_tau"] for m in splits]
+        out["split_half"] = {"processes_each": half, "splits": len(splits),
+                             **{k: float(np.mean([m[k] for m in splits])) for k in splits[0]},
+                             "kendall_tau_min": min(split_taus), "kendall_tau_max": max(split_taus)}
     return out
 
 
-def tau_ceiling(split_tau: float, half: int, processes: int) -> float:
+def split_half_noise(per_pass: np.ndarray) -> float:
+    """Per-network noise (sd of log) of the median over all processes, from split halves.
+
+    log(half A / half B) has twice the variance of one half's noise, and a
+    half has twice the noise variance of the whole (variance falling as
+    1/processes), so the whole's noise is a quarter of that variance; the
+    result is averaged over splits.
+    """
+    splits = half_splits(len(per_pass))
+    if not splits:
+        return 0.0
+    var = [np.log(np.median(per_pass[a], axis=0) / np.median(per_pass[b], axis=0)).var()
+           for a, b in splits]
+    return float(np.sqrt(np.mean(var) / 4))
+
+
+def split_tau_ceiling(split_tau: float, half: int, processes: int) -> float:
     """Estimated Kendall tau of a noise-free predictor against a ``processes``-process truth.
 
     ``split_tau`` is the agreement of two independent ``half``-process truths.
@@ -174,14 +218,12 @@ def lut_repeats(profile, entries, archs, truth: np.ndarray, per_pass: np.ndarray
     shared = float(res.mean(axis=0).std())
     # The truth's own noise, from its two halves: log(half A / half B) has twice
     # the variance of one half's noise, and one half twice that of the whole.
-    half = len(per_pass) // 2
-    split = np.log(np.median(per_pass[:half], axis=0) / np.median(per_pass[half:2 * half], axis=0))
-    truth_noise = float(split.std() / 2) if half else 0.0
+    noise = split_half_noise(per_pass)
     print(f"\nOracle residuals: {100 * float(res.std(axis=1).mean()):.2f}% per table; correlation "
           f"between tables {corr.mean():.2f} (min {corr.min():.2f}); the part they share "
           f"{100 * shared:.2f}%, of which the truth's own noise (median of {len(per_pass)} "
-          f"processes, from its two halves) is about {100 * truth_noise:.2f}%, leaving about "
-          f"{100 * np.sqrt(max(shared ** 2 - truth_noise ** 2, 0.0)):.2f}% that no table "
+          f"processes, from split halves) is about {100 * noise:.2f}%, leaving about "
+          f"{100 * np.sqrt(max(shared ** 2 - noise ** 2, 0.0)):.2f}% that no table "
           f"measured this way removes\n")
 
 
@@ -303,8 +345,10 @@ def main() -> None:
                            exclude=[e["arch"] for e in entries])
     texts = [space.format(a) for a in heldout]
     seed = "" if args.heldout_seed == HELDOUT_SEED else f"-s{args.heldout_seed}"
-    per_pass = ground_truth(texts, args, cache / f"truth-{tag}{seed}.jsonl")
+    raw = ground_truth(texts, args, cache / f"truth-{tag}{seed}.jsonl")
+    per_pass = level_normalised(raw)  # every process at the processes' common level
     truth = np.median(per_pass, axis=0)
+    levels = np.exp(np.log(raw).mean(axis=1) - np.log(raw).mean())
 
     fp = profile.meta.get("fingerprint", {})
     where = (f"{fp.get('gpu_name')}, batch {args.batch}, {args.precision}" if fp.get("gpu_name")
@@ -314,7 +358,9 @@ def main() -> None:
     print(f"# Predictor accuracy: ofa-mbv3, {fp.get('runtime')} {fp.get('runtime_version')}, {where}\n")
     print(f"Held-out: {args.heldout} networks per resolution (seed {args.heldout_seed}, none in the "
           f"calibration set); truth = median over {args.passes} process(es) of the median of "
-          f"{args.rounds} interleaved rounds. Profile build {profile.meta.get('build_seconds')} s "
+          f"{args.rounds} interleaved rounds, each process brought to the processes' common "
+          f"level (their levels: {levels.min():.3f}-{levels.max():.3f} of the mean). "
+          f"Profile build {profile.meta.get('build_seconds')} s "
           f"(LUT + {len(entries)} calibration networks). Predictor features: "
           f"{', '.join(recipe.features)}{penalised}. {TARGETS}.\n")
     res_of = np.array([a.resolution for a in heldout])
@@ -324,6 +370,11 @@ def main() -> None:
         print(f"## {res} px, {use} calibration networks\n\n{HEADER}")
         pred = fit_predictor(profile.features, entries[:use]).predict_archs(profile.features, archs)
         print(row(f"predictor ({use} nets)", metrics(truth[mask], pred)))
+        if len(raw) > 1:  # the same against the median of the processes as they measured
+            print(row("predictor, vs the plain median of processes",
+                      metrics(np.median(raw, axis=0)[mask], pred)))
+            # how far the machine's level moved from the profile's, process by process
+            drift = np.exp(np.log(raw[:, mask] / pred).mean(axis=1))
         if profile.features.recipe != DEFAULT_RECIPE:  # what this runtime's recipe replaced
             old = fit_predictor(profile.features, entries[:use], features=DEFAULT_FEATURES,
                                 penalised=())
@@ -335,6 +386,11 @@ def main() -> None:
         # fitted on the held-out truth itself (in-sample, so not a predictor).
         print(row("linear oracle (fit on this truth)",
                   metrics(truth[mask], linear_oracle(profile.features, archs, truth[mask]))))
+        if len(raw) > 1:
+            print(f"\nLevel: the processes measured {drift.min():.3f}-{drift.max():.3f} of the "
+                  f"predictor's level (geometric mean of measured / predicted; in journal order: "
+                  f"{' '.join(f'{d:.3f}' for d in drift)}). Within ±5% counts this level; "
+                  f"Kendall τ does not.")
         print(f"\nLearning curve ({res} px):\n\n{HEADER}")
         for n in [int(x) for x in args.curve.split(",") if int(x) <= len(entries)]:
             p = fit_predictor(profile.features, entries[:n]).predict_archs(profile.features, archs)
@@ -353,13 +409,24 @@ def main() -> None:
             half = floor["split_half"]
             h, p, tau = half["processes_each"], floor["processes"], half["kendall_tau"]
             print(f"Two independent truths, each the median of {h} processes, against each "
-                  f"other: within ±5% {100 * half['within_5pct']:.1f}%, within ±10% "
-                  f"{100 * half['within_10pct']:.1f}%, Kendall τ {tau:.3f}. A noise-free "
+                  f"other (mean over {half['splits']} ways to split the processes): within ±5% "
+                  f"{100 * half['within_5pct']:.1f}%, within ±10% {100 * half['within_10pct']:.1f}%, "
+                  f"Kendall τ {tau:.3f} (splits range {half['kendall_tau_min']:.3f}-"
+                  f"{half['kendall_tau_max']:.3f}). A noise-free "
                   f"predictor would do better, since only one side of each comparison is noisy. "
                   f"Estimated Kendall τ ceiling (discordant pairs in proportion to the noise's "
-                  f"spread, noise variance falling as 1/processes): {tau_ceiling(tau, h, h):.3f} "
-                  f"against a {h}-process truth, {tau_ceiling(tau, h, p):.3f} against this "
+                  f"spread, noise variance falling as 1/processes): "
+                  f"{split_tau_ceiling(tau, h, h):.3f} against a {h}-process truth, "
+                  f"{split_tau_ceiling(tau, h, p):.3f} against this "
                   f"run's {p}-process truth\n")
+        noise = truth_noise([LatencyStats.from_samples(per_pass[:, i])
+                             for i in range(per_pass.shape[1])])
+        if noise:
+            print(f"The same from the processes' spread, assuming normal noise "
+                  f"(`latency_kit.validation.truth_noise`, as `latkit validate` prints it): one "
+                  f"process ±{noise['process_noise_pct']:.2f}% per network, the median of "
+                  f"{noise['processes']} ±{noise['noise_pct']:.2f}%; a noise-free predictor would "
+                  f"reach Kendall τ ≈ {noise['kendall_tau_ceiling']:.3f} against this truth\n")
     if args.luts > 1 and len(per_pass) >= 2:
         lut_repeats(profile, entries, heldout, truth, per_pass, args.luts, args, cache, tag, use)
     sp = speed(Path(profile.path))

@@ -4,7 +4,9 @@
 measures them end to end (interleaved rounds; each value is the median of its
 per-round medians) and scores three predictions side by side: the profile's
 calibrated predictor, the raw LUT sum, and a linear fit on MACs calibrated on
-the same calibration networks.
+the same calibration networks. Where the truth is the median over fresh
+processes, it also says how noisy that truth is and the Kendall tau a
+noise-free predictor could reach against it (:func:`truth_noise`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from .backends.base import Backend
 from .calibration import ROUNDS, SETTINGS, Reopen, measure_networks, sample_archs
 from .engine import MeasureSettings
 from .errors import LatkitError
+from .stats import LatencyStats
 
 METHODS = ("predictor", "lut_sum", "macs_linear")
 # Validation networks use another seed stream than calibration (seed 0).
@@ -38,6 +41,53 @@ def metrics(measured: Sequence[float], predicted: Sequence[float]) -> dict[str, 
         "rmse_ms": float(np.sqrt(np.mean((p - y) ** 2))),
         "kendall_tau": tau,
     }
+
+
+def median_noise(process_sd: float, processes: int, draws: int = 20000) -> float:
+    """Relative noise of a median over ``processes`` values that each carry ``process_sd``.
+
+    Normal noise, simulated with a fixed seed: the median of 3 keeps 0.67 of
+    one value's noise, of 6 about 0.47, of 12 about 0.35.
+    """
+    z = np.random.default_rng(0).standard_normal((draws, max(1, processes)))
+    return process_sd * float(np.median(z, axis=1).std())
+
+
+def tau_ceiling(measured: Sequence[float], noise: float, draws: int = 200) -> float:
+    """Expected Kendall tau of a noise-free predictor against ``measured``.
+
+    ``noise`` is the truth's relative noise per network (standard deviation
+    of its log). However good a predictor is, its ranking can agree with a
+    noisy truth only as far as the truth agrees with itself; this says how
+    far, by drawing that noise onto the measured values (fixed seed).
+    """
+    from scipy.stats import kendalltau
+
+    y = np.asarray(measured, dtype=float)
+    if y.size < 2:
+        return float("nan")
+    rng = np.random.default_rng(0)
+    return float(np.mean([kendalltau(y, y * np.exp(rng.normal(0.0, noise, y.size))).statistic
+                          for _ in range(draws)]))
+
+
+def truth_noise(stats: Sequence[LatencyStats]) -> dict[str, float] | None:
+    """The noise of a truth measured over fresh processes, and the tau it allows.
+
+    Each network's statistics describe its per-process medians, already at
+    the processes' common level (:func:`latency_kit.processes.combine`), so
+    their spread (``cv``) is noise in the ranking. One process's noise is
+    pooled over the networks; None when fewer than 2 processes or networks.
+    """
+    counts = {s.count for s in stats}
+    if len(stats) < 2 or len(counts) != 1 or min(counts) < 2:
+        return None
+    processes = counts.pop()
+    process_sd = float(np.sqrt(np.mean([(s.cv or 0.0) ** 2 for s in stats])))
+    noise = median_noise(process_sd, processes)
+    return {"processes": processes, "process_noise_pct": 100 * process_sd,
+            "noise_pct": 100 * noise,
+            "kendall_tau_ceiling": tau_ceiling([s.median_ms for s in stats], noise)}
 
 
 @dataclass
@@ -76,9 +126,23 @@ class ValidationReport:
     measured_ms: list[float]
     predicted_ms: dict[str, list[float]]
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
+    # the truth's own noise (:func:`truth_noise`), where it was measured over processes
+    truth: dict[str, float] | None = None
+
+    @property
+    def predictor_level(self) -> float:
+        """Geometric mean of measured / predicted: how far the device's level moved.
+
+        On a shared machine the whole level drifts (the 2-core CPU here ran
+        6% slower one hour than the hour before); within ±5% counts that
+        drift, Kendall tau does not. Far from 1, re-measure the calibration.
+        """
+        ratio = np.asarray(self.measured_ms) / np.asarray(self.predicted_ms["predictor"])
+        return float(np.exp(np.log(ratio).mean()))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"profile": self.profile, "n": len(self.archs), **self.scores,
+        return {"profile": self.profile, "n": len(self.archs), **self.scores, "truth": self.truth,
+                "predictor_level": self.predictor_level,
                 "networks": [{"arch": a, "measured_ms": m,
                               **{f"{k}_ms": v[i] for k, v in self.predicted_ms.items()}}
                              for i, (a, m) in enumerate(zip(self.archs, self.measured_ms))]}
@@ -106,4 +170,5 @@ def validate_profile(profile, backend: Backend, n: int = 30, seed: int = VALIDAT
     report = ValidationReport(profile.name, [profile.space.format(a) for a in archs], measured,
                               {k: [float(x) for x in v] for k, v in predicted.items()})
     report.scores = {k: metrics(measured, predicted[k]) for k in METHODS if k in predicted}
+    report.truth = truth_noise(stats) if reopen else None
     return report

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from latency_kit import processes
@@ -27,12 +28,29 @@ def _archs(n: int = 2) -> list[str]:
     return [space.format(space.sample(seed)) for seed in range(n)]
 
 
+def _per_process(rows: list[list[float]]) -> list[list[LatencyStats]]:
+    return [[LatencyStats(median_ms=m, count=5) for m in row] for row in rows]
+
+
 def test_combine_takes_the_median_of_process_medians() -> None:
-    per = [LatencyStats(median_ms=m, count=5) for m in (1.0, 1.3, 1.1)]
-    stats = processes.combine(per)
-    assert stats.median_ms == pytest.approx(1.1)
-    assert stats.count == 3  # one value per process
-    assert stats.p10_ms < stats.median_ms < stats.p90_ms
+    # three processes at the same level (geometric mean 1.0), ranking the networks differently
+    rows = [[1.0, 1.0], [1.3, 1 / 1.3], [1.1, 1 / 1.1]]
+    stats = processes.combine(_per_process(rows))
+    assert [s.median_ms for s in stats] == pytest.approx([1.1, 1 / 1.1])
+    assert [s.count for s in stats] == [3, 3]  # one value per process
+    assert stats[0].p10_ms < stats[0].median_ms < stats[0].p90_ms
+
+
+def test_combine_brings_every_process_to_the_common_level() -> None:
+    # the second and third process measured everything 6% and 12% slower
+    rows = [[10.0, 20.0, 30.0], [10.6, 21.2, 31.8], [11.2, 22.4, 33.6]]
+    stats = processes.combine(_per_process(rows))
+    level = np.exp(np.log([1.0, 1.06, 1.12]).mean())
+    assert [s.median_ms for s in stats] == pytest.approx([10 * level, 20 * level, 30 * level])
+    assert all(s.p90_ms - s.p10_ms == pytest.approx(0, abs=1e-9) for s in stats)
+    # with one network per process, the result is the processes' geometric mean
+    one = processes.combine(_per_process([[1.0], [1.21]]))
+    assert one[0].median_ms == pytest.approx(1.1)
 
 
 def test_each_process_measures_every_network_and_resume_starts_none(tmp_path, monkeypatch) -> None:

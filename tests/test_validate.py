@@ -9,7 +9,9 @@ import pytest
 from click.testing import CliRunner
 
 from latency_kit.cli import main
-from latency_kit.validation import METHODS, MacsLinear, metrics
+from latency_kit.stats import LatencyStats
+from latency_kit.validation import (METHODS, MacsLinear, median_noise, metrics, tau_ceiling,
+                                     truth_noise)
 
 from .test_predictor import N_CAL, backend, profile_dir  # noqa: F401  (shared fixtures)
 
@@ -26,6 +28,28 @@ def test_macs_linear_recovers_a_line() -> None:
     assert fit.predict([400])[0] == pytest.approx(9.0)
 
 
+def test_median_noise_follows_the_median_of_normal_values() -> None:
+    assert median_noise(0.02, 1) == pytest.approx(0.02, rel=0.02)
+    assert median_noise(0.02, 3) == pytest.approx(0.02 * 0.670, rel=0.03)
+    # many values: the median's noise tends to sqrt(pi / 2n) of one value's
+    assert median_noise(1.0, 51) == pytest.approx(np.sqrt(np.pi / 102), rel=0.05)
+
+
+def test_tau_ceiling_falls_with_the_truth_noise() -> None:
+    y = np.linspace(20.0, 30.0, 30)
+    assert tau_ceiling(y, 0.0) == pytest.approx(1.0)
+    assert 1.0 > tau_ceiling(y, 0.005) > tau_ceiling(y, 0.02) > tau_ceiling(y, 0.1) > 0.0
+
+
+def test_truth_noise_pools_the_spread_over_processes() -> None:
+    stats = [LatencyStats(median_ms=m, cv=cv, count=3) for m, cv in [(20.0, 0.01), (25.0, 0.03)]]
+    noise = truth_noise(stats)
+    assert noise is not None and noise["processes"] == 3
+    assert noise["process_noise_pct"] == pytest.approx(100 * np.sqrt((0.01**2 + 0.03**2) / 2))
+    assert noise["noise_pct"] == pytest.approx(0.670 * noise["process_noise_pct"], rel=0.03)
+    assert truth_noise([LatencyStats(median_ms=20.0, cv=0.0, count=1)] * 2) is None  # one process
+
+
 def test_validate_cli_end_to_end(profile_dir) -> None:  # noqa: F811
     result = CliRunner().invoke(main, ["validate", "--profile", str(profile_dir), "-n", "2",
                                        "--rounds", "1", "--seed", "3", "--json"])
@@ -40,6 +64,11 @@ def test_validate_cli_end_to_end(profile_dir) -> None:  # noqa: F811
     nets = data["networks"]
     assert len(nets) == 2 and not {n["arch"] for n in nets} & calibration
     assert all(n["measured_ms"] > 0 and n["predictor_ms"] > 0 for n in nets)
+    ratios = [n["measured_ms"] / n["predictor_ms"] for n in nets]
+    assert data["predictor_level"] == pytest.approx(np.sqrt(ratios[0] * ratios[1]))
+    truth = data["truth"]  # measured in 3 fresh processes (the default)
+    assert truth["processes"] == 3 and truth["noise_pct"] < truth["process_noise_pct"]
+    assert -1.0 <= truth["kendall_tau_ceiling"] <= 1.0
 
 
 def test_validate_needs_calibration(profile_dir, tmp_path) -> None:  # noqa: F811

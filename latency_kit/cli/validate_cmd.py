@@ -27,7 +27,7 @@ def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, ro
     """Measure n fresh networks end to end and compare predictor, LUT sum and MACs fit.
 
     Prints, per method, the share within ±5% and ±10% of the measured latency,
-    the RMSE (ms) and Kendall tau.
+    the RMSE (ms) and Kendall tau, and how noisy the measured truth itself is.
     """
     from ..backends import open_backend
     from ..calibration import Reopen
@@ -58,4 +58,12 @@ def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, ro
     for method, s in report.scores.items():
         table.add_row(method, f"{100 * s['within_5pct']:.1f}%", f"{100 * s['within_10pct']:.1f}%",
                       f"{s['rmse_ms']:.3f}", f"{s['kendall_tau']:.3f}")
-    console(stderr=False).print(table)
+    out = console(stderr=False)
+    out.print(table)
+    out.print(f"The networks ran at {report.predictor_level:.3f} of the predictor's level "
+              "(geometric mean of measured / predicted; within ±5% counts it, Kendall τ does not).")
+    if report.truth:
+        t = report.truth
+        out.print(f"The truth's own noise: one process ±{t['process_noise_pct']:.1f}% per network, "
+                  f"the median of {t['processes']} ±{t['noise_pct']:.1f}%; a noise-free predictor "
+                  f"would reach Kendall τ ≈ {t['kendall_tau_ceiling']:.3f} against it.")
