@@ -77,13 +77,20 @@ def truth_noise(stats: Sequence[LatencyStats]) -> dict[str, float] | None:
     Each network's statistics describe its per-process medians, already at
     the processes' common level (:func:`latency_kit.processes.combine`), so
     their spread (``cv``) is noise in the ranking. One process's noise is
-    pooled over the networks; None when fewer than 2 processes or networks.
+    pooled over the networks by the median of their variances (scaled by
+    the median of a chi-square, so normal noise comes out unbiased): a slow
+    stretch that hits a few networks in one process moves their median far
+    less than their variance, and the pooled mean would call the whole
+    truth noisy. None when fewer than 2 processes or networks.
     """
+    from scipy.stats import chi2
+
     counts = {s.count for s in stats}
     if len(stats) < 2 or len(counts) != 1 or min(counts) < 2:
         return None
     processes = counts.pop()
-    process_sd = float(np.sqrt(np.mean([(s.cv or 0.0) ** 2 for s in stats])))
+    variance = float(np.median([(s.cv or 0.0) ** 2 for s in stats]))
+    process_sd = float(np.sqrt(variance * (processes - 1) / chi2.median(processes - 1)))
     noise = median_noise(process_sd, processes)
     return {"processes": processes, "process_noise_pct": 100 * process_sd,
             "noise_pct": 100 * noise,

@@ -45,9 +45,18 @@ def test_truth_noise_pools_the_spread_over_processes() -> None:
     stats = [LatencyStats(median_ms=m, cv=cv, count=3) for m, cv in [(20.0, 0.01), (25.0, 0.03)]]
     noise = truth_noise(stats)
     assert noise is not None and noise["processes"] == 3
-    assert noise["process_noise_pct"] == pytest.approx(100 * np.sqrt((0.01**2 + 0.03**2) / 2))
+    # the median of the two variances, over the median of chi-square(2) / 2 (= ln 2)
+    assert noise["process_noise_pct"] == pytest.approx(
+        100 * np.sqrt((0.01**2 + 0.03**2) / 2 / np.log(2)))
     assert noise["noise_pct"] == pytest.approx(0.670 * noise["process_noise_pct"], rel=0.03)
     assert truth_noise([LatencyStats(median_ms=20.0, cv=0.0, count=1)] * 2) is None  # one process
+
+
+def test_truth_noise_is_not_carried_off_by_a_few_networks() -> None:
+    calm = [LatencyStats(median_ms=20.0 + i, cv=0.01, count=3) for i in range(10)]
+    hit = calm[:8] + [LatencyStats(median_ms=30.0 + i, cv=0.3, count=3) for i in range(2)]
+    assert truth_noise(hit)["process_noise_pct"] == pytest.approx(
+        truth_noise(calm)["process_noise_pct"])
 
 
 def test_validate_cli_end_to_end(profile_dir) -> None:  # noqa: F811
