@@ -150,10 +150,10 @@ DEFAULT_RECIPE = Recipe(DEFAULT_FEATURES)
 GENERIC_RECIPE = Recipe(GENERIC_FEATURES)
 # ONNX Runtime on a CPU: LUT sum and MACs, plus penalised per-kernel LUT sums.
 # Blocks of one kernel size run at another speed inside the network than
-# alone. On held-out networks against 6-process truths this ranked better
-# than DEFAULT_FEATURES in all four sets measured (224 px twice, 160 px,
-# 2 threads; Kendall tau 0.926 / 0.954 / 0.954 / 0.922 against 0.899 /
-# 0.894 / 0.931 / 0.908 with 30 calibration networks), while on the H100
+# alone. On held-out networks this ranked better than DEFAULT_FEATURES in
+# all four sets measured (224 px twice, 160 px, 2 threads; Kendall tau
+# 0.972 / 0.963 / 0.959 / 0.917 against 0.917 / 0.913 / 0.936 / 0.903 with
+# 30 calibration networks and 12-process truths), while on the H100
 # (torch) cross-validation kept the default (2.6% vs 3.6% error).
 # benchmarks/results_predictor.md has the figures and how it was chosen.
 KERNEL_RECIPE = Recipe(("lut", "macs", "lut_x_res", *KERNEL_FEATURES), KERNEL_FEATURES)
