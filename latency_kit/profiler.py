@@ -17,7 +17,8 @@ from .backends.base import Backend, ModelSpec
 from .engine import MeasureSettings, measure
 from .errors import CorruptFileError, LatkitError
 from .lut import LatencyTable
-from .profile import JOURNAL_FILE, LUT_FILE, META_FILE, Profile, new_meta, save_meta
+from .profile import (CALIBRATION_FILE, JOURNAL_FILE, LUT_FILE, META_FILE, Profile, new_meta,
+                      save_meta)
 from .profile import SCHEMA as PROFILE_SCHEMA
 from .jsonio import read_json
 from .spaces import SearchSpace
@@ -131,13 +132,25 @@ def finish_profile(out: Path, meta: dict[str, Any], table: LatencyTable, started
 
     The order matters for resuming: the table is saved before the journal is
     removed, and the profile is marked complete only after ``after_lut``
-    (calibration) has finished. ``started`` is this run's ``perf_counter``.
+    (calibration) has finished. ``started`` is this run's ``perf_counter``;
+    this run's time is added to ``build_seconds`` only if it changed the
+    table or the calibration networks, so reopening a finished profile (to
+    use it, or to check it is complete) does not make its build look slower.
     """
+    before = _measured(out)
     table.save(out / LUT_FILE)
     (out / JOURNAL_FILE).unlink(missing_ok=True)
     if after_lut:
         after_lut(Profile(out, meta, table))
     meta["status"] = "complete"
-    meta["build_seconds"] = round(meta.get("build_seconds", 0.0) + time.perf_counter() - started, 2)
+    if _measured(out) != before or "build_seconds" not in meta:
+        meta["build_seconds"] = round(meta.get("build_seconds", 0.0) + time.perf_counter() - started,
+                                      2)
     save_meta(out, meta)
     return Profile.load(out)
+
+
+def _measured(out: Path) -> tuple[bytes, bytes]:
+    """What a build adds to a profile: its table and calibration files, as stored."""
+    return tuple((out / name).read_bytes() if (out / name).exists() else b""
+                 for name in (LUT_FILE, CALIBRATION_FILE))  # type: ignore[return-value]

@@ -142,7 +142,8 @@ class ValidationReport:
 
         On a shared machine the whole level drifts (the 2-core CPU here ran
         6% slower one hour than the hour before); within ±5% counts that
-        drift, Kendall tau does not. Far from 1, re-measure the calibration.
+        drift, Kendall tau does not. Far from 1, the profile holds the level
+        of the hour it was measured in; a fresh profile takes today's.
         """
         ratio = np.asarray(self.measured_ms) / np.asarray(self.predicted_ms["predictor"])
         return float(np.exp(np.log(ratio).mean()))

@@ -121,6 +121,15 @@ def test_sigkill_then_rerun_resumes(home: Path, tmp_path: Path) -> None:
         assert lut["entries"][key] == stats, key
     assert meta["fingerprint"]["resolutions"] == [224]
 
+    # Reopening the finished profile measures nothing and adds no build time.
+    again = subprocess.run(profile_args(out), env=env_for(home), capture_output=True, text=True,
+                           timeout=600)
+    assert again.returncode == 0, again.stderr
+    reopened = json.loads((out / META_FILE).read_text())
+    assert reopened["status"] == "complete"
+    assert reopened["build_seconds"] == meta["build_seconds"] > 0
+    assert load_without_losing_duplicates(out / LUT_FILE) == lut
+
 
 @pytest.mark.slow
 def test_ctrl_c_prints_resume_hint_at_default_location(home: Path, tmp_path: Path) -> None:
