@@ -51,7 +51,7 @@ from latency_kit.paths import cache_dir
 from latency_kit.features import (DEFAULT_FEATURES, DEFAULT_RECIPE, GROUP_FEATURES, KERNEL_RECIPE,
                                   Recipe, ridge_fit)
 from latency_kit.predictor import LatencyPredictor, fit_predictor
-from latency_kit.processes import level_normalised, measure_in_processes
+from latency_kit.processes import level_normalised, levels, measure_in_processes
 from latency_kit.spaces import get_space
 from latency_kit.stats import LatencyStats
 from latency_kit.validation import baselines, metrics, truth_noise
@@ -116,6 +116,12 @@ def half_splits(count: int, limit: int = 200) -> list[tuple[list[int], list[int]
     return [(first, [p for p in range(count) if p not in first][:half]) for first in splits]
 
 
+def split_medians(per_pass: np.ndarray) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Two independent truths per split (:func:`half_splits`): each half's per-network median."""
+    return [(np.median(per_pass[a], axis=0), np.median(per_pass[b], axis=0))
+            for a, b in half_splits(len(per_pass))]
+
+
 def noise_floor(per_pass: np.ndarray) -> dict[str, Any] | None:
     """How well one process agrees with the others, and two halves of the processes."""
     count = per_pass.shape[0]
@@ -136,8 +142,7 @@ def noise_floor(per_pass: np.ndarray) -> dict[str, Any] | None:
         "median_spread": float(np.median(spread)), "max_spread": float(np.max(spread))}
     half = count // 2
     if half >= 2:  # two independent truths, each from half the processes, over many splits
-        splits = [metrics(np.median(per_pass[a], axis=0), np.median(per_pass[b], axis=0))
-                  for a, b in half_splits(count)]
+        splits = [metrics(first, second) for first, second in split_medians(per_pass)]
         split_taus = [m["kendall_tau"] for m in splits]
         out["split_half"] = {"processes_each": half, "splits": len(splits),
                              **{k: float(np.mean([m[k] for m in splits])) for k in splits[0]},
@@ -153,12 +158,8 @@ def split_half_noise(per_pass: np.ndarray) -> float:
     1/processes), so the whole's noise is a quarter of that variance; the
     result is averaged over splits.
     """
-    splits = half_splits(len(per_pass))
-    if not splits:
-        return 0.0
-    var = [np.log(np.median(per_pass[a], axis=0) / np.median(per_pass[b], axis=0)).var()
-           for a, b in splits]
-    return float(np.sqrt(np.mean(var) / 4))
+    var = [np.log(first / second).var() for first, second in split_medians(per_pass)]
+    return float(np.sqrt(np.mean(var) / 4)) if var else 0.0
 
 
 def split_tau_ceiling(split_tau: float, half: int, processes: int) -> float:
@@ -348,7 +349,8 @@ def main() -> None:
     raw = ground_truth(texts, args, cache / f"truth-{tag}{seed}.jsonl")
     per_pass = level_normalised(raw)  # every process at the processes' common level
     truth = np.median(per_pass, axis=0)
-    levels = np.exp(np.log(raw).mean(axis=1) - np.log(raw).mean())
+    process_levels = levels(raw)
+    process_levels /= levels(process_levels[None])[0]  # relative to their geometric mean
 
     fp = profile.meta.get("fingerprint", {})
     where = (f"{fp.get('gpu_name')}, batch {args.batch}, {args.precision}" if fp.get("gpu_name")
@@ -359,7 +361,7 @@ def main() -> None:
     print(f"Held-out: {args.heldout} networks per resolution (seed {args.heldout_seed}, none in the "
           f"calibration set); truth = median over {args.passes} process(es) of the median of "
           f"{args.rounds} interleaved rounds, each process brought to the processes' common "
-          f"level (their levels: {levels.min():.3f}-{levels.max():.3f} of the mean). "
+          f"level (their levels: {process_levels.min():.3f}-{process_levels.max():.3f} of the mean). "
           f"Profile build {profile.meta.get('build_seconds')} s "
           f"(LUT + {len(entries)} calibration networks). Predictor features: "
           f"{', '.join(recipe.features)}{penalised}. {TARGETS}.\n")
@@ -374,7 +376,7 @@ def main() -> None:
             print(row("predictor, vs the plain median of processes",
                       metrics(np.median(raw, axis=0)[mask], pred)))
             # how far the machine's level moved from the profile's, process by process
-            drift = np.exp(np.log(raw[:, mask] / pred).mean(axis=1))
+            drift = levels(raw[:, mask] / pred)
         if profile.features.recipe != DEFAULT_RECIPE:  # what this runtime's recipe replaced
             old = fit_predictor(profile.features, entries[:use], features=DEFAULT_FEATURES,
                                 penalised=())

@@ -39,6 +39,11 @@ Progress = Callable[[int, int, str], None]
 CHUNK = 10
 
 
+def levels(per_process: np.ndarray) -> np.ndarray:
+    """Each row's level: the geometric mean of its values."""
+    return np.exp(np.log(np.asarray(per_process, dtype=float)).mean(axis=1))
+
+
 def level_normalised(per_process: np.ndarray) -> np.ndarray:
     """Each process's values (a row) rescaled to the processes' common level.
 
@@ -50,9 +55,8 @@ def level_normalised(per_process: np.ndarray) -> np.ndarray:
     row is divided by its level and multiplied by the mean level, which keeps
     every process's ranking and the overall level.
     """
-    logs = np.log(np.asarray(per_process, dtype=float))
-    level = logs.mean(axis=1, keepdims=True)
-    return np.exp(logs - level + level.mean())
+    level = levels(per_process)
+    return np.asarray(per_process, dtype=float) / level[:, None] * levels(level[None])[0]
 
 
 def combine(per_process: Sequence[Sequence[LatencyStats]]) -> list[LatencyStats]:

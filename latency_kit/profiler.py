@@ -150,7 +150,7 @@ def finish_profile(out: Path, meta: dict[str, Any], table: LatencyTable, started
     return Profile.load(out)
 
 
-def _measured(out: Path) -> tuple[bytes, bytes]:
+def _measured(out: Path) -> tuple[bytes, ...]:
     """What a build adds to a profile: its table and calibration files, as stored."""
     return tuple((out / name).read_bytes() if (out / name).exists() else b""
-                 for name in (LUT_FILE, CALIBRATION_FILE))  # type: ignore[return-value]
+                 for name in (LUT_FILE, CALIBRATION_FILE))
