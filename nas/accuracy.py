@@ -139,6 +139,7 @@ class ProxyAccuracy(AccuracySource):
         super().__init__(space)
         self.name = name or DEFAULT_PROXY
         self.proxy = get_proxy(self.name)
+        self.expensive = self.proxy.runs_network  # type: ignore[misc]  # per proxy
         self._cache: dict[Any, float] = {}
 
     def score_many(self, archs: Sequence[Any]) -> np.ndarray:
@@ -159,13 +160,19 @@ class ProxyAccuracy(AccuracySource):
 # -- entry points ------------------------------------------------------------------
 
 class CallableAccuracy(AccuracySource):
-    """Wraps a plain ``callable(space, archs) -> scores`` registered as an entry point."""
+    """Wraps a plain ``callable(space, archs) -> scores`` registered as an entry point.
+
+    The callable may carry ``label`` (default ``"accuracy"``) and ``expensive``
+    (default false: set it when each call runs or trains a network).
+    """
 
     def __init__(self, space: SearchSpace, func: Callable[[SearchSpace, Sequence[Any]], Any],
-                 name: str, label: str = "accuracy"):
+                 name: str, label: str = "accuracy", expensive: bool | None = None):
         super().__init__(space)
         self.func, self.name = func, name
         self.label = label  # type: ignore[misc]  # instance override of the class label
+        self.expensive = bool(getattr(func, "expensive", False) if expensive is None  # type: ignore[misc]
+                              else expensive)
 
     def score_many(self, archs: Sequence[Any]) -> np.ndarray:
         scores = np.asarray(self.func(self.space, list(archs)), dtype=float).reshape(-1)

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 import click
 
 from latency_kit.cli._common import console, emit_json, json_option
-
-if TYPE_CHECKING:
-    from .pnag import Settings
 
 
 @click.group()
@@ -77,26 +74,14 @@ def _ensure_profile(device: str, space: str | None) -> None:
         build_profile(device, space=space or "ofa-mbv3", name=device, progress=update)
 
 
-def cli_settings(preset: str, accuracy: Any, seed: int = 0) -> Settings:
-    """The PNAG settings ``latkit nas`` trains with for this preset and accuracy source."""
-    from .pnag import settings_from
-
-    overrides: dict[str, Any] = {"seed": seed}
-    if preset == "fast" and getattr(accuracy, "label", "") == "proxy_score":
-        overrides["archs"] = 100  # a proxy runs the network: keep the default run short
-    return settings_from(preset, **overrides)
-
-
-def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
-                   accuracy_spec: str | None, name: str | None, preset: str, seed: int,
-                   retrain: bool = False):
-    """Resolve the sources, then load the cached model or train (and store) one."""
+def _resolve(space: str | None, device: str | None, cost_spec: str | None,
+             accuracy_spec: str | None):
+    """The search space, cost source and accuracy source the flags name."""
     from latency_kit.spaces import get_space
 
-    from . import store
     from .accuracy import resolve_accuracy
     from .costs import resolve_cost
-    from .pnag import PNAG
+    from .pnag import check_objectives
 
     if device is not None and cost_spec is None:
         _ensure_profile(device, space)
@@ -104,17 +89,27 @@ def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
     if space_obj is None and device is None:
         space_obj = get_space("ofa-mbv3")
     cost = resolve_cost(cost_spec, device, space_obj)
-    space_obj = cost.space
-    accuracy = resolve_accuracy(accuracy_spec, space_obj)
-    settings = cli_settings(preset, accuracy, seed)
-    key = store.cache_key(space_obj, cost, accuracy, settings)
-    found = None if retrain else store.find(key, cost, name)
-    if found is not None:
-        return store.load(found, space_obj, cost, accuracy), found, False
+    accuracy = resolve_accuracy(accuracy_spec, cost.space)
+    check_objectives(cost, accuracy)
+    return cost.space, cost, accuracy
+
+
+def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
+                   accuracy_spec: str | None, name: str | None, preset: str, seed: int,
+                   retrain: bool = False):
+    """Resolve the sources, then load the cached model or train (and store) one:
+    the policy is the API's (:func:`nas.pnag.settings_for`, :func:`nas.store.load_or_train`)."""
+    from . import store
+    from .pnag import settings_for
+
+    space_obj, cost, accuracy = _resolve(space, device, cost_spec, accuracy_spec)
+    settings = settings_for(accuracy, preset, seed=seed)
+    if not retrain:
+        found = store.find(store.cache_key(space_obj, cost, accuracy, settings), cost, name)
+        if found is not None:
+            return store.load(found, space_obj, cost, accuracy), found, False
     with _stage_bars() as update:
-        model = PNAG(space_obj, cost, accuracy, settings).fit(update)
-    path = store.save(model, store.default_dir(key, cost, name), key)
-    return model, path, True
+        return store.load_or_train(space_obj, cost, accuracy, settings, name, True, update)
 
 
 @nas.command()
@@ -155,14 +150,18 @@ def train(space, device, cost_spec, accuracy_spec, name, preset, seed, as_json) 
 @click.option("-n", "count", type=int, default=1, show_default=True,
               help="Architectures per budget (best first).")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached model matches.")
-@click.option("--export", "export_format", type=click.Choice(["onnx"]), default=None,
-              help="Also write each generated network.")
+@click.option("--export", "export_format", type=click.Choice(["onnx", "tflite"]), default=None,
+              help="Also write each generated network (tflite needs the mobile extra).")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Directory for --export.")
 @json_option
 def generate(space, device, cost_spec, accuracy_spec, name, preset, seed, budgets, count,
              retrain, export_format, out_dir, as_json) -> None:
-    """Generate the best architecture under each budget (trains first if needed)."""
+    """Generate the best architecture under each budget (trains first if needed).
+
+    Answers come from the model's stored front: the same budget always gets
+    the same answer, and a larger budget never a worse one.
+    """
     from latency_kit.errors import LatkitError
     from latency_kit.units import parse_budget
 
@@ -176,15 +175,61 @@ def generate(space, device, cost_spec, accuracy_spec, name, preset, seed, budget
     results = [model.generate(b, count) for b in parsed]
     rows = [_result_json(model, r) for r in results]
     if export_format:
-        _export(model, results, Path(out_dir), rows)
+        _export(model, results, Path(out_dir), rows, export_format)
     if as_json:
         emit_json(rows)
         return
-    _print_table(model, rows, path, trained)
+    _print_answers(model, rows, f"PNAG on {model.space.name} "
+                                f"({'trained' if trained else 'cached'}: {path})")
+
+
+@nas.command()
+@_source_options
+@click.option("--points", type=int, default=12, show_default=True,
+              help="Budgets, log-spaced from the cheapest answer to the top of the range.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
+              help="Also draw the front as a PNG (needs the plot extra: matplotlib).")
+@click.option("--overlay", "overlays", multiple=True, type=click.Path(dir_okay=False),
+              help="CSV of points to draw with the front: columns arch, or cost and value "
+                   "(optional label). Repeatable.")
+@click.option("--retrain", is_flag=True, help="Train again even if a cached model matches.")
+@json_option
+def front(space, device, cost_spec, accuracy_spec, name, preset, seed, points, plot_path,
+          overlays, retrain, as_json) -> None:
+    """Show the Pareto front: the answers across the feasible range (trains first if needed)."""
+    from .front import front_rows, plot_front, read_overlay
+
+    model, path, trained = _load_or_train(space, device, cost_spec, accuracy_spec, name,
+                                          preset, seed, retrain)
+    extra = {Path(p).stem: read_overlay(p, model) for p in overlays}
+    results = front_rows(model, points)
+    rows = [_result_json(model, r) for r in results]
+    if plot_path:
+        plot_front(model, results, plot_path, extra,
+                   title=f"{model.space.name} on {model.cost.describe()['source']}")
+    if as_json:
+        emit_json(rows)
+        return
+    _print_answers(model, rows, f"Pareto front of PNAG on {model.space.name} "
+                                f"({'trained' if trained else 'cached'}: {path})")
+    if plot_path:
+        console(stderr=False).print(f"plot written to {plot_path}")
 
 
 def _cost_field(unit: str) -> tuple[str, str]:
     return ("budget_madds", "madds") if unit == "madds" else ("budget_ms", "latency_ms")
+
+
+def _context(model) -> dict[str, Any]:
+    """What every answer carries: the feasible range and what the cost means."""
+    info = model.cost.describe()
+    out = {"device": info["source"], "unit": model.unit,
+           "feasible_low": round(model.feasible_.low, 4),
+           "feasible_high": round(model.feasible_.high, 4)}
+    for key in ("batch", "precision"):
+        if key in info:
+            out[key] = info[key]
+    return out
 
 
 def _result_json(model, result) -> dict[str, Any]:
@@ -194,7 +239,7 @@ def _result_json(model, result) -> dict[str, Any]:
         return {"arch": model.space.format(pick.arch), cost_key: round(pick.cost, 4),
                 model.label: round(pick.value, 4)}
 
-    row = {budget_key: result.budget, **pick_json(result.best)}
+    row = {budget_key: result.budget, **pick_json(result.best), **_context(model)}
     if len(result.picks) > 1:
         row["alternatives"] = [pick_json(p) for p in result.picks[1:]]
     if result.note:
@@ -202,34 +247,57 @@ def _result_json(model, result) -> dict[str, Any]:
     return row
 
 
-def _export(model, results, out_dir: Path, rows: list[dict[str, Any]]) -> None:
+def _export(model, results, out_dir: Path, rows: list[dict[str, Any]], fmt: str) -> None:
+    """Write each pick as ``<device>_<space>_<budget><unit>[_<rank>].<fmt>``."""
     from latency_kit.export import export_onnx
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    device = _file_part(model.cost.describe()["source"])
+    unit = "ms" if model.unit == "ms" else "madds"
     for result, row in zip(results, rows):
         for rank, pick in enumerate(result.picks):
-            stem = f"{model.space.name}_{result.budget:g}{'ms' if model.unit == 'ms' else 'madds'}"
-            path = out_dir / (f"{stem}_{rank + 1}.onnx" if rank else f"{stem}.onnx")
-            export_onnx(model.space.build(pick.arch), model.space.input_shape(pick.arch), path)
+            stem = f"{device}_{model.space.name}_{result.budget:g}{unit}"
+            path = out_dir / (f"{stem}_{rank + 1}.{fmt}" if rank else f"{stem}.{fmt}")
+            module, shape = model.space.build(pick.arch), model.space.input_shape(pick.arch)
+            if fmt == "tflite":
+                from latency_kit.tflite import convert_module
+
+                convert_module(module, shape, path)
+            else:
+                export_onnx(module, shape, path)
             if rank == 0:
-                row["onnx"] = str(path)
+                row[fmt] = str(path)
 
 
-def _print_table(model, rows: list[dict[str, Any]], path: Path, trained: bool) -> None:
+def _file_part(text: str) -> str:
+    """``text`` with characters unsafe in file names replaced by ``-``."""
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip(".") or "cost"
+
+
+def _print_answers(model, rows: list[dict[str, Any]], title: str) -> None:
+    """The feasible range, a table of answers, then each architecture on one line."""
     from rich.table import Table
 
     budget_key, cost_key = _cost_field(model.unit)
     label = model.label.replace("_", " ")
-    table = Table(title=f"PNAG on {model.space.name} ({'trained' if trained else 'cached'}: {path})")
-    for column in ("budget", "architecture", f"predicted {cost_key.replace('_', ' ')}", label):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        picks = [row] + row.get("alternatives", [])
-        for i, pick in enumerate(picks):
-            table.add_row(model.describe_budget(row[budget_key]) if i == 0 else "", pick["arch"],
-                          f"{pick[cost_key]:g}", f"{pick[model.label]:.4g}")
+    context = _context(model)
+    measured = ", ".join(f"{k} {context[k]}" for k in ("batch", "precision") if k in context)
     out = console(stderr=False)
+    out.print(f"feasible range {model.feasible_.describe()} on {context['device']}"
+              + (f" ({measured})" if measured else "") + f"; {label} from "
+              + model.accuracy.identity().split("#")[0], soft_wrap=True)
+    table = Table(title=title)
+    for column in ("#", "budget", f"predicted {cost_key.replace('_', ' ')}", label):
+        table.add_column(column)
+    numbered = []
+    for row in rows:
+        for i, pick in enumerate([row] + row.get("alternatives", [])):
+            numbered.append(pick["arch"])
+            table.add_row(str(len(numbered)), model.describe_budget(row[budget_key]) if i == 0 else "",
+                          f"{pick[cost_key]:g}", f"{pick[model.label]:.4g}")
     out.print(table)
+    for i, arch in enumerate(numbered, 1):
+        out.print(f"{i}: {arch}", soft_wrap=True, highlight=False)
     for row in rows:
         if "note" in row:
-            out.print(f"note: {row['note']}")
+            out.print(f"note: {row['note']}", soft_wrap=True)

@@ -48,6 +48,12 @@ class ProfileCost(CostSource):
     def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
         return np.asarray(self.profile.predict_many(list(archs)), dtype=float)
 
+    def describe(self) -> dict[str, Any]:
+        fingerprint = self.profile.meta.get("fingerprint") or {}
+        return {"source": self.profile.name, "unit": self.unit,
+                "batch": int(fingerprint.get("batch", 1)),
+                "precision": str(fingerprint.get("precision", "fp32"))}
+
     def identity(self) -> str:
         path = Path(self.profile.path)
         parts = [f"{name}={file_digest(path / name)}" for name in _PROFILE_FILES
@@ -88,6 +94,10 @@ class TableCost(ArchTableMixin, CostSource):
     def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
         return self.lookup_many(archs)
 
+    def describe(self) -> dict[str, Any]:
+        return {"source": Path(self.origin).stem if self.origin != "mapping" else "table",
+                "unit": self.unit}
+
     def identity(self) -> str:
         return self.table_identity("table")
 
@@ -118,6 +128,9 @@ class MAddsCost(CostSource):
                     value = self._cache[arch] = float(self.space.macs(arch))
                 out[i] = value
         return out
+
+    def describe(self) -> dict[str, Any]:
+        return {"source": "madds", "unit": self.unit, "batch": 1}
 
     def identity(self) -> str:
         return f"madds:{self.space!r}"

@@ -312,14 +312,14 @@ class MultiDevicePNAG:
         ``safety`` (default: the model's) trades accuracy for the chance that
         the real latency fits: 0 trusts the prediction, 1 keeps one
         leave-one-out standard error of headroom. Other options are those of
-        :meth:`nas.pnag.PNAG.generate` (candidates, rerank, archive, seed),
+        :meth:`nas.pnag.PNAG.search` (candidates, rerank, archive, seed),
         which does the sampling, filtering and reranking.
         """
         if not hasattr(self, "generator_"):
             raise RuntimeError("MultiDevicePNAG.generate needs a fitted model")
         margin = math.exp((self.safety if safety is None else safety) * device.log_error)
         view = _DeviceView(self, device, margin)
-        result = view.generate(budget, n, **options)
+        result = view.search(budget, n, **options)
         for pick in result.picks:
             pick.cost /= margin
         return result

@@ -19,16 +19,29 @@ Training (``fit``):
 4. fit the generator by REINFORCE on budgets drawn across the range. The
    reward is the evaluator's standardised score when the architecture fits
    the budget (cost from the cost source), and a penalty that grows with the
-   overshoot when it does not.
+   overshoot when it does not;
+5. build the *front*: for ``front_budgets`` budgets from the cheapest
+   architecture to the costliest one (the top corner included), the
+   generator's samples and the best known networks under the budget are
+   improved by an evaluator-guided hill climb over single-decision changes
+   that still fit; the ``front_queries`` best are queried. The Pareto front
+   of everything queried (archive, active rounds, sweep) is stored with the
+   model (``front_``).
 
-Generation (``generate``): sample ``candidates`` architectures for the budget
-(half at temperature 1, half at 1.5 for variety, plus the greedy one), keep
-those whose cost is at most the budget, order them by the evaluator, query
-the accuracy source on the ``rerank`` best and return the most accurate,
-also considering archive architectures that fit. With
-``rerank=0, archive=False`` the choice is the evaluator's alone. A budget is
-never exceeded: when nothing sampled fits, the cheapest known architecture is
-used if it fits, otherwise the budget is refused.
+Generation (``generate``) reads the stored front: the answer for a budget is
+the most accurate queried architecture whose cost is at most the budget. So
+an answer depends only on the model and the budget, a larger budget never
+gets a worse answer, and a saved and loaded model gives the same answers.
+:meth:`PNAG.search` is the per-call search the front is built from (generator
+samples ranked by the evaluator, the ``rerank`` best queried); with
+``rerank=0, archive=False`` it shows what the generator and evaluator alone
+choose. A budget is never exceeded.
+
+Training policy (:func:`settings_for`): the preset and the accuracy source
+decide the settings. A source that runs the network (``expensive``, such as
+the synflow or NASWOT proxies) gets ``EXPENSIVE`` (fewer queries); a cheap
+one (a table, ``macs``, ``params``, OFA's predictor) the full preset.
+Settings passed explicitly are used as given.
 """
 
 from __future__ import annotations
@@ -47,6 +60,7 @@ from .budget import BudgetContext, corner_archs, estimate_range, format_cost
 from .evaluator import fit_evaluator
 from .generator import Generator, fit_generator
 from .sources import AccuracySource, CostSource, one_torch_thread
+from .surrogate import AccuracySurrogate
 
 Progress = Callable[[str, int, int], None]
 INFEASIBLE_FLOOR = -4.0  # reward of an infeasible sample before the overshoot penalty
@@ -57,7 +71,8 @@ UPPER_SHARE = 0.2
 UPPER_GAP = 1.15  # ... when the costliest corner is this far above the costliest random one
 # Bumped when training changes what a model learns from the same settings, so
 # cached models trained by an older algorithm are not reused (nas.store).
-ALGORITHM = 3
+ALGORITHM = 4
+EVO_POPULATION = 100  # front sweep: OFA's evolutionary search population
 
 
 @dataclass(frozen=True)
@@ -82,25 +97,46 @@ class Settings:
     entropy: float = 0.05
     range_samples: int = 2000
     seed: int = 0
-    candidates: int = 256         # generation: samples per budget
-    rerank: int = 5               # generation: accuracy queries per budget
-    archive: bool = True          # generation: also consider the M queried architectures
+    candidates: int = 256         # samples per budget (front sweep and search)
+    front_budgets: int = 40       # budgets of the front sweep, cheapest to costliest network (0: none)
+    front_queries: int = 4        # accuracy queries per front-sweep budget
+    front_steps: int = 10         # surrogate evolution generations per front-sweep budget
+    rerank: int = 5               # search: accuracy queries per budget
+    archive: bool = True          # search: also consider the queried architectures
 
     def training_key(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in GENERATION_FIELDS}
 
 
-GENERATION_FIELDS = ("candidates", "rerank", "archive")
+GENERATION_FIELDS = ("rerank", "archive")
 PRESETS: dict[str, Settings] = {
-    "fast": Settings(),
+    "fast": Settings(archs=500, seed_share=0.24, rounds=5),
     "tiny": Settings(archs=80, eval_steps=40, eval_hidden=64, gen_steps=40, range_samples=300,
-                     candidates=64),  # smoke tests only: fast, not good
+                     candidates=64, front_budgets=12, front_queries=2, front_steps=2),
     "bench": Settings(archs=1000, eval_steps=600, eval_hidden=256, gen_steps=600,
-                      rerank=10),
+                      rerank=10, front_budgets=60, front_queries=6),
 }
+# What an accuracy source that runs the network (``expensive``) trains with:
+# about a tenth of the queries, as each one costs a network run (NASWOT: 13 s).
+EXPENSIVE: dict[str, Any] = {"archs": 100, "rounds": 2, "front_budgets": 12, "front_queries": 2}
+
+
+def settings_for(accuracy: Any, preset: str = "fast", **overrides: Any) -> Settings:
+    """The settings PNAG trains with for this accuracy source and preset.
+
+    The one training policy, used by the CLI and the Python API alike: a
+    source whose ``expensive`` attribute is true (it runs the network per
+    query) gets the ``EXPENSIVE`` query budget on top of the preset (except
+    for ``tiny``); a cheap one (tables, ``macs``, ``params``, OFA's predictor)
+    the preset as it is. ``overrides`` are used as given, over both.
+    Raises ``LatkitError`` for an unknown preset or setting.
+    """
+    policy = EXPENSIVE if getattr(accuracy, "expensive", False) and preset != "tiny" else {}
+    return settings_from(preset, **{**policy, **overrides})
 
 
 def settings_from(preset: str = "fast", **overrides: Any) -> Settings:
+    """A preset's settings with ``overrides``; raises ``LatkitError`` for unknown names."""
     if preset not in PRESETS:
         raise LatkitError(f"unknown preset {preset!r}; use one of {', '.join(PRESETS)}")
     known = {f.name for f in fields(Settings)}
@@ -161,6 +197,34 @@ def cached_features(space: Any, cache: dict[Any, np.ndarray], archs: Sequence[An
     return np.stack(out)
 
 
+def check_objectives(cost: CostSource, accuracy: AccuracySource) -> None:
+    """Refuse a pair whose two objectives are the same number: MAdds as the cost
+    and the ``macs`` proxy as the accuracy. Raises ``LatkitError``."""
+    if cost.unit == "madds" and getattr(accuracy, "name", None) == "macs" \
+            and getattr(accuracy, "label", "") == "proxy_score":
+        from .proxies import proxy_names
+
+        others = ", ".join(f"proxy:{n}" for n in proxy_names() if n != "macs")
+        raise LatkitError("--cost madds with the macs proxy makes accuracy and cost the same "
+                          f"number; pass --accuracy with {others}, or table:PATH or "
+                          "ofa-predictor:PATH")
+
+
+def pareto_front(points: Sequence[tuple[Any, float, float]]) -> list[tuple[Any, float, float]]:
+    """The Pareto front of ``(arch, value, cost)`` points: cost ascending, value
+    strictly increasing. Of points with equal value the cheapest is kept; of
+    equal value and cost, the first. Points with a non-finite value or cost
+    are left out."""
+    order = sorted((i for i, p in enumerate(points)
+                    if np.isfinite(p[1]) and np.isfinite(p[2])),
+                   key=lambda i: (points[i][2], -points[i][1], i))
+    front: list[tuple[Any, float, float]] = []
+    for i in order:
+        if not front or points[i][1] > front[-1][1]:
+            front.append(points[i])
+    return front
+
+
 class _Lookups:
     """Caches of the two sources, counting distinct queries.
 
@@ -206,8 +270,9 @@ class PNAG:
 
     def __init__(self, space: Any, cost: CostSource, accuracy: AccuracySource,
                  settings: Settings | None = None, extra_context: Sequence[float] = ()):
+        check_objectives(cost, accuracy)
         self.space, self.cost, self.accuracy = space, cost, accuracy
-        self.settings = settings or Settings()
+        self.settings = settings or settings_for(accuracy)
         self.extra_context = [float(x) for x in extra_context]
         self.lookups = _Lookups(space, cost, accuracy)
         self._features: dict[Any, np.ndarray] = {}
@@ -305,10 +370,12 @@ class PNAG:
             budgets_per_step=s.gen_budgets, samples_per_budget=s.gen_samples, lr=s.gen_lr,
             entropy=s.entropy, seed=s.seed, progress=lambda d, t: tick("generator", d, t))
         t4 = time.perf_counter()
+        self._sweep_front(rng, tick)
+        t5 = time.perf_counter()
         report.accuracy_queries = len(self.lookups.values)
         report.cost_queries = len(self.lookups.costs)
         report.seconds = {"range": t1 - t0, "archive": t2 - t1, "evaluator": t3 - t2,
-                          "generator": t4 - t3, "total": t4 - t0}
+                          "generator": t4 - t3, "front": t5 - t4, "total": t5 - t0}
         report.evaluator = asdict(self.eval_fit_)
         report.generator = asdict(gfit)
         self.report_ = report
@@ -420,6 +487,125 @@ class PNAG:
             code[i] = int(rng.integers(len(decisions[i].choices)))
         return self.space.decode(code)
 
+    # -- the front -----------------------------------------------------------------
+    def sweep_budgets(self) -> np.ndarray:
+        """The front sweep's budgets, ascending, both ends of the feasible range
+        included: half spaced evenly over the random architectures' cost
+        quantiles (dense where most networks are), half log-spaced over the
+        whole range (so the sparse ends, the largest networks included, are
+        covered as densely as the middle)."""
+        s, f = self.settings, self.feasible_
+        quantiles = f.quantiles or [f.low, f.high]
+        n = max(2, s.front_budgets)
+        body = np.interp(np.linspace(0, 1, n - n // 2), np.linspace(0, 1, len(quantiles)),
+                         quantiles)
+        spread = np.exp(np.linspace(np.log(f.low), np.log(f.high), n // 2 + 2))
+        return np.unique(np.clip(np.concatenate([body, spread]), f.low, f.high))
+
+    def _sweep_front(self, rng: np.random.Generator, tick: Progress) -> None:
+        """Step 5 of ``fit``: query near the front at every sweep budget, then store
+        the Pareto front of every queried architecture in ``front_``.
+
+        The cheapest and the costliest corner architectures are queried first,
+        so every budget in the feasible range has an answer and the largest
+        budgets can get the largest network. Budgets go from the cheapest up,
+        so each starts from the best networks found below it; the accuracy
+        surrogate is refitted after every budget (cross-validated every
+        tenth), so it learns most where the front is.
+        """
+        s = self.settings
+        if s.front_budgets <= 0:  # no sweep: the front of what training queried
+            self.front_ = pareto_front(self.archive_)
+            return
+        known = {a for a, _, _ in self.archive_}
+        ends = [self.fallback_]
+        if self.lookups._cost_held is None:
+            top, _ = self._top_arch()
+            ends += [top] if top is not None else []
+        self._query([a for a in dict.fromkeys(ends)
+                     if a not in known and self.lookups.known_accuracy(a)], tick, s.archs)
+        budgets = self.sweep_budgets()
+        surrogate = AccuracySurrogate(s.seed)
+        for i, budget in enumerate(budgets):
+            archs = [a for a, _, _ in self.archive_]
+            values = np.array([v for _, v, _ in self.archive_])
+            (surrogate.fit if i % 10 == 0 else surrogate.refit)(self.features(archs), values)
+            chosen = self._improve(float(budget), s.front_queries, surrogate, rng)
+            if chosen:
+                self._query(chosen, lambda *a: None, s.archs)
+            tick("front", i + 1, len(budgets))
+        self.front_ = pareto_front(self.archive_)
+
+    def _improve(self, budget: float, take: int, surrogate: AccuracySurrogate,
+                 rng: np.random.Generator) -> list[Any]:
+        """Up to ``take`` unqueried architectures within ``budget`` that the
+        surrogate rates best, found by an evolutionary search on the surrogate.
+
+        The population starts from the most accurate queried architectures
+        that fit, the generator's samples for the budget and random
+        architectures that fit; each of ``front_steps`` generations keeps the
+        best quarter and adds children by mutation (each decision redrawn with
+        probability ``MUTATION_RATE``) and by uniform crossover, as OFA's
+        evolutionary search does. Children over the budget are dropped. Only
+        cost lookups and the surrogate are used: no accuracy query is spent
+        until the choice.
+        """
+        s = self.settings
+        known = {a for a, _, _ in self.archive_}
+        sizes = np.array([len(d.choices) for d in self.space.decisions()])
+        fits = sorted((x for x in self.archive_ if x[2] <= budget), key=lambda x: -x[1])
+        start = ([a for a, _, _ in fits[:16]] + self._sample(budget, s.candidates, rng)
+                 + [self.space.sample(rng) for _ in range(EVO_POPULATION)])
+        pool: dict[Any, float] = {}
+
+        def add(archs: list[Any]) -> None:
+            archs = [a for a in dict.fromkeys(archs) if a not in pool]
+            if archs:
+                archs = [a for a, c in zip(archs, self.lookups.cost_many(archs)) if c <= budget]
+            if archs:
+                pool.update(zip(archs, surrogate.predict(self.features(archs)).tolist()))
+
+        add(start)
+        if not pool:
+            return []
+        for _ in range(s.front_steps):
+            parents = sorted(pool, key=lambda a: -pool[a])[:EVO_POPULATION // 4]
+            codes = np.array([self.space.encode(a) for a in parents])
+            n = EVO_POPULATION
+            mutants = codes[rng.integers(len(codes), size=n)]
+            redraw = rng.random(mutants.shape) < MUTATION_RATE
+            mutants = np.where(redraw, (rng.random(mutants.shape) * sizes).astype(int), mutants)
+            a, b = codes[rng.integers(len(codes), size=n)], codes[rng.integers(len(codes), size=n)]
+            crossed = np.where(rng.random(a.shape) < 0.5, a, b)
+            add(self.decode(np.concatenate([mutants, crossed])))
+        ranked = sorted(pool, key=lambda a: -pool[a])
+        return [a for a in ranked if a not in known and self.lookups.known_accuracy(a)][:take]
+
+    def _neighbours_of(self, archs: Sequence[Any]) -> list[Any]:
+        """Every architecture one decision away from one of ``archs``."""
+        sizes = [len(d.choices) for d in self.space.decisions()]
+        out = []
+        for arch in archs:
+            code = list(self.space.encode(arch))
+            for i, size in enumerate(sizes):
+                for choice in range(size):
+                    if choice != code[i]:
+                        out.append(tuple(code[:i] + [choice] + code[i + 1:]))
+        return self.decode(np.array(out)) if out else []
+
+    def _sample(self, budget: float, count: int, rng: np.random.Generator) -> list[Any]:
+        """``count`` distinct generator samples for ``budget`` (half at temperature 1,
+        half at 1.5 for variety) plus the greedy one; seeded from ``rng``."""
+        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        ctx = torch.as_tensor(self.context_(np.full(max(count, 2), budget)))
+        half = len(ctx) // 2
+        with torch.no_grad():
+            sampled = torch.cat([
+                self.generator_.sample(ctx[:1], greedy=True)[0],
+                self.generator_.sample(ctx[:half], temperature=1.0, generator=gen)[0],
+                self.generator_.sample(ctx[half:], temperature=1.5, generator=gen)[0]])
+        return list(dict.fromkeys(self.decode(sampled.numpy())))
+
     def _reward(self, indices: np.ndarray, budgets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         archs = self.decode(indices)
         costs = self.lookups.cost_many(archs)
@@ -430,29 +616,69 @@ class PNAG:
         return np.where(fits, np.maximum(z, -3.0), penalty), fits
 
     # -- generation ------------------------------------------------------------
-    def generate(self, budget: Budget | float | str, n: int = 1, *, candidates: int | None = None,
-                 rerank: int | None = None, archive: bool | None = None,
-                 seed: int = 0) -> Generation:
-        """The best ``n`` architectures whose cost is at most ``budget``.
+    def generate(self, budget: Budget | float | str, n: int = 1) -> Generation:
+        """The answer for ``budget``: the best ``n`` queried architectures that fit.
 
-        A float is read in the cost source's unit. Raises ``LatkitError`` for a
-        budget in the wrong unit or below the feasible range.
+        The first is the front's point for the budget: the most accurate
+        architecture queried in training whose cost is at most ``budget``
+        (ties go to the cheaper one). Further picks are the next most accurate
+        ones that fit. The answer depends on the model and the budget alone,
+        and is never worse for a larger budget. A float is read in the cost
+        source's unit (ms or MAdds).
+
+        Raises ``LatkitError`` for a budget in the wrong unit or below the
+        feasible range (the message gives the range).
+        """
+        if not hasattr(self, "front_"):
+            raise RuntimeError("PNAG.generate needs a fitted or loaded model")
+        start = time.perf_counter()
+        value, note = self._check(budget)
+        fits = [x for x in self.archive_ if x[2] <= value and np.isfinite(x[1])]
+        if not fits:
+            raise LatkitError(
+                f"no architecture under {self.describe_budget(value)} has a known "
+                f"{self.label}; the smallest answer costs {self.describe_budget(self.front_[0][2])} "
+                f"(feasible range {self.feasible_.describe()})")
+        order = sorted(range(len(fits)), key=lambda i: (-fits[i][1], fits[i][2], i))[:n]
+        chosen = [fits[i] for i in order]
+        scores = self.score([a for a, _, _ in chosen], np.full(len(chosen), value))
+        picks = [Pick(a, float(c), float(v), float(r), "front")
+                 for (a, v, c), r in zip(chosen, scores)]
+        return Generation(value, self.unit, picks, note, 0, len(fits), 0,
+                          time.perf_counter() - start)
+
+    def _check(self, budget: Budget | float | str) -> tuple[float, str | None]:
+        if isinstance(budget, (int, float)):
+            budget = Budget(float(budget), "madds" if self.unit == "madds" else "ms")
+        return self.feasible_.check(budget)
+
+    def search(self, budget: Budget | float | str, n: int = 1, *, candidates: int | None = None,
+               rerank: int | None = None, archive: bool | None = None,
+               seed: int = 0) -> Generation:
+        """A fresh search for one budget with the trained generator and evaluator.
+
+        Samples ``candidates`` architectures for the budget (half at
+        temperature 1, half hotter, plus the greedy one), keeps those that fit,
+        orders them by R, queries the accuracy source on the ``rerank`` best
+        and returns the most accurate, also considering queried architectures
+        that fit when ``archive``. With ``rerank=0, archive=False`` the choice
+        is R's alone: what the generator itself has learned. Unlike
+        :meth:`generate`, the answer depends on the seed and on what earlier
+        searches queried. Raises ``LatkitError`` like :meth:`generate`.
         """
         if not hasattr(self, "generator_"):
-            raise RuntimeError("PNAG.generate needs a fitted or loaded model")
+            raise RuntimeError("PNAG.search needs a fitted or loaded model")
         with one_torch_thread():
-            return self._generate(budget, n, candidates, rerank, archive, seed)
+            return self._search(budget, n, candidates, rerank, archive, seed)
 
-    def _generate(self, budget: Budget | float | str, n: int, candidates: int | None,
-                  rerank: int | None, archive: bool | None, seed: int) -> Generation:
+    def _search(self, budget: Budget | float | str, n: int, candidates: int | None,
+                rerank: int | None, archive: bool | None, seed: int) -> Generation:
         start = time.perf_counter()
         s = self.settings
         candidates = s.candidates if candidates is None else candidates
         rerank = s.rerank if rerank is None else rerank
         archive = s.archive if archive is None else archive
-        if isinstance(budget, (int, float)):
-            budget = Budget(float(budget), "madds" if self.unit == "madds" else "ms")
-        value, note = self.feasible_.check(budget)
+        value, note = self._check(budget)
         queries_before = len(self.lookups.values)
         rng = torch.Generator().manual_seed(seed)
         pool: dict[Any, float] = {}
@@ -506,10 +732,6 @@ class PNAG:
                       "generator" if a in queried else "archive") for a in chosen]
         return Generation(value, self.unit, picks, note, n_sampled, len(pool),
                           len(self.lookups.values) - queries_before, time.perf_counter() - start)
-
-    def generate_many(self, budgets: Sequence[Budget | float | str], n: int = 1,
-                      **options: Any) -> list[Generation]:
-        return [self.generate(b, n, **options) for b in budgets]
 
     def describe_budget(self, value: float) -> str:
         return format_cost(value, self.unit)

@@ -47,9 +47,14 @@ _VERSION = 1
 
 
 class Proxy(ABC):
-    """A training-free score of one architecture; higher is better."""
+    """A training-free score of one architecture; higher is better.
+
+    ``runs_network`` says whether a score runs the network (forward and
+    backward passes), which makes the proxy an expensive accuracy source.
+    """
 
     name: ClassVar[str]
+    runs_network: ClassVar[bool] = True
 
     def __init__(self, batch: int = 8, scale: float = 0.25, seed: int = 0):
         self.batch, self.scale, self.seed = batch, scale, seed
@@ -219,6 +224,7 @@ class JacobCov(Proxy):
 
 class MACs(Proxy):
     name = "macs"
+    runs_network = False  # counted per block, cached
 
     def score(self, space: SearchSpace, arch: Any) -> float:
         return float(space.macs(arch))
@@ -226,6 +232,7 @@ class MACs(Proxy):
 
 class Params(Proxy):
     name = "params"
+    runs_network = False
 
     def score(self, space: SearchSpace, arch: Any) -> float:
         return float(space.params(arch))

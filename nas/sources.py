@@ -31,10 +31,13 @@ class AccuracySource(ABC):
 
     ``label`` is what the score is called in output: ``"accuracy"`` for real or
     predicted accuracy, ``"proxy_score"`` for training-free proxies, which must
-    never be presented as accuracy.
+    never be presented as accuracy. ``expensive`` is true for a source that
+    runs a network (or anything slow) per query; PNAG's training policy
+    (:func:`nas.pnag.settings_for`) then spends fewer queries.
     """
 
     label: ClassVar[str] = "accuracy"
+    expensive: ClassVar[bool] = False
 
     def __init__(self, space: SearchSpace):
         self.space = space
@@ -73,6 +76,12 @@ class CostSource(ABC):
     def known_range(self) -> tuple[float, float] | None:
         """Exact (min, max) cost over the space when the source knows it, else ``None``."""
         return None
+
+    def describe(self) -> dict[str, Any]:
+        """What a cost means, for output next to every answer: ``source`` (a
+        device profile's name, a table's file name or ``madds``), ``unit``,
+        and where known the ``batch`` size and ``precision`` it was measured at."""
+        return {"source": type(self).__name__, "unit": self.unit}
 
 
 # -- shared helpers of the concrete sources ---------------------------------------

@@ -4,7 +4,10 @@ A stored model is a directory::
 
     meta.json        schema ``latkit.nas`` v1: cache key, space, source
                      identities, settings, feasible range, network configs,
-                     fit report, and the archive (queried architectures)
+                     fit report, the archive (every queried architecture
+                     as [arch, value, cost]) and its Pareto front, which
+                     ``generate`` answers from (recomputed from the archive
+                     on load)
     evaluator.pt     state dict of the evaluator   (torch.load weights_only=True)
     generator.pt     state dict of the generator
 
@@ -33,7 +36,7 @@ from latency_kit.paths import home, profiles_dir
 from .budget import BudgetContext, FeasibleRange
 from .evaluator import Evaluator, EvaluatorFit
 from .generator import Generator
-from .pnag import ALGORITHM, PNAG, FitReport, Settings
+from .pnag import ALGORITHM, PNAG, FitReport, Settings, pareto_front
 
 SCHEMA, VERSION = "latkit.nas", 1
 META, EVALUATOR, GENERATOR = "meta.json", "evaluator.pt", "generator.pt"
@@ -128,6 +131,7 @@ def save(model: PNAG, path: str | Path, key: str) -> Path:
         "report": asdict(model.report_),
         "fallback": space.format(model.fallback_),
         "archive": [[space.format(a), v, c] for a, v, c in model.archive_],
+        "front": [[space.format(a), v, c] for a, v, c in model.front_],
     }
     torch.save(model.evaluator_.state_dict(), path / EVALUATOR)
     torch.save(model.generator_.state_dict(), path / GENERATOR)
@@ -160,6 +164,7 @@ def load(path: str | Path, space: Any, cost: Any, accuracy: Any) -> PNAG:
     for arch, value, cost_value in model.archive_:
         model.lookups.values[arch] = value
         model.lookups.costs[arch] = cost_value
+    model.front_ = pareto_front(model.archive_)
     model.path_ = path
     return model
 
@@ -169,3 +174,19 @@ def _weights(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError) as exc:
         raise CorruptFileError(f"cannot read {path}: {exc}; delete the model directory to retrain") from None
+
+
+def load_or_train(space: Any, cost: Any, accuracy: Any, settings: Settings,
+                  name: str | None = None, retrain: bool = False,
+                  progress: Any = None) -> tuple[PNAG, Path, bool]:
+    """The stored model for these sources and settings, else a new one trained and saved.
+
+    Returns ``(model, directory, trained)``. ``retrain`` trains even when a
+    stored model matches. Where models live: :func:`default_dir`, :func:`find`.
+    """
+    key = cache_key(space, cost, accuracy, settings)
+    found = None if retrain else find(key, cost, name)
+    if found is not None:
+        return load(found, space, cost, accuracy), found, False
+    model = PNAG(space, cost, accuracy, settings).fit(progress)
+    return model, save(model, default_dir(key, cost, name), key), True

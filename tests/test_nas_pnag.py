@@ -137,7 +137,7 @@ def test_unseen_budget_generation_is_close_to_optimal(model, nb201):
         under = np.array([a for c, a in values.values() if c <= b])
         ranks.append(float((under <= model.generate(float(b)).best.value).mean()))
     assert np.mean(ranks) > 0.95 and min(ranks) > 0.85, ranks
-    pure = [model.generate(float(b), rerank=0, archive=False) for b in unseen]
+    pure = [model.search(float(b), rerank=0, archive=False) for b in unseen]
     assert all(p.best.cost <= b for p, b in zip(pure, unseen))
     assert all(p.accuracy_queries <= 1 for p in pure)
 
@@ -150,7 +150,8 @@ def test_active_rounds_spend_the_same_queries_closer_to_the_front(nb201):
     optimum = np.array([accs[costs <= b].max() for b in budgets])
     regret = {}
     for rounds in (0, 2):
-        settings = settings_from("tiny", archs=120, rounds=rounds, gen_steps=5, eval_steps=150)
+        settings = settings_from("tiny", archs=120, rounds=rounds, gen_steps=5, eval_steps=150,
+                                 front_budgets=0)
         fitted = PNAG(space, cost, acc, settings).fit()
         archive = fitted.archive_
         assert len(archive) == len({a for a, _, _ in archive}) == 120  # M queries, no repeats
@@ -165,10 +166,11 @@ def test_active_rounds_reach_networks_larger_than_any_random_one():
     from nas.accuracy import resolve_accuracy
 
     space = get_space("ofa-mbv3", resolutions=(224,))
-    cost, acc = MAddsCost(space), resolve_accuracy("proxy", space)  # MACs: bigger is better
+    cost, acc = MAddsCost(space), resolve_accuracy("proxy:params", space)  # bigger is better
     largest = {}
     for rounds in (0, 3):
-        settings = settings_from("tiny", archs=100, rounds=rounds, gen_steps=5, eval_steps=60)
+        settings = settings_from("tiny", archs=100, rounds=rounds, gen_steps=5, eval_steps=60,
+                                 front_budgets=0)
         fitted = PNAG(space, cost, acc, settings).fit()
         random_top = fitted.feasible_.quantiles[-1]  # the costliest of 300 random networks
         largest[rounds] = max(c for _, _, c in fitted.archive_) / random_top
@@ -299,15 +301,15 @@ def test_shipped_profiles_carry_a_generator_for_the_default_command():
     from latency_kit.paths import shipped_profiles_dir
     from nas import store
     from nas.accuracy import resolve_accuracy
-    from nas.cli import cli_settings
     from nas.costs import resolve_cost
+    from nas.pnag import settings_for
 
     shipped = [p for p in shipped_profiles_dir().iterdir() if (p / "nas").is_dir()]
     assert shipped, "no shipped profile has a trained generator"
     for profile in shipped:
         cost = resolve_cost(None, profile.name, None)
         accuracy = resolve_accuracy(None, cost.space)
-        key = store.cache_key(cost.space, cost, accuracy, cli_settings("fast", accuracy))
+        key = store.cache_key(cost.space, cost, accuracy, settings_for(accuracy))
         assert store.find(key, cost) == profile / "nas" / key, (
             f"{profile.name}: no stored model with key {key}; retrain it with "
             f"`latkit nas train --device {profile.name}` and copy it into device_profiles/")

@@ -1,0 +1,134 @@
+"""The Pareto front of a trained PNAG model: answers across the range, overlays, a plot.
+
+* :func:`front_rows` -- the model's answers at ``points`` budgets spread over
+  its feasible range (what ``latkit nas front`` prints);
+* :func:`read_overlay` -- published or baseline points from a CSV file, with
+  either an ``arch`` column (costed and scored by the model's own sources) or
+  ``cost`` and ``value`` columns;
+* :func:`plot_front` -- accuracy (or proxy score) against cost as a PNG, with
+  matplotlib (the ``plot`` extra, imported here only).
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from latency_kit.errors import LatkitError
+
+from .pnag import PNAG, Generation
+
+
+@dataclass(frozen=True)
+class OverlayPoint:
+    """One point of an overlay: cost in the model's unit, value in the accuracy
+    source's unit, an optional label and architecture string."""
+
+    cost: float
+    value: float
+    label: str = ""
+    arch: str = ""
+
+
+def front_budgets(model: PNAG, points: int) -> np.ndarray:
+    """``points`` budgets, log-spaced from the cheapest answer to the top of the range."""
+    if points < 2:
+        raise LatkitError(f"--points must be at least 2, got {points}")
+    low, high = max(model.feasible_.low, model.front_[0][2]), model.feasible_.high
+    return np.clip(np.exp(np.linspace(np.log(low), np.log(high), points)), low, high)
+
+
+def front_rows(model: PNAG, points: int = 12) -> list[Generation]:
+    """The model's answers at :func:`front_budgets` (cheapest to costliest)."""
+    return [model.generate(float(b)) for b in front_budgets(model, points)]
+
+
+def read_overlay(path: str | Path, model: PNAG) -> list[OverlayPoint]:
+    """Points from a CSV with a header naming ``arch``, or ``cost`` and ``value``.
+
+    ``arch`` rows are parsed in the model's space and costed and scored by the
+    model's own sources, so they sit on the same axes; ``cost,value`` rows are
+    taken as they are (cost in the model's unit). An optional ``label`` column
+    names points. Raises ``LatkitError`` for a missing file, a header without
+    those columns, a bad architecture or number, or a file with no rows.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise LatkitError(f"overlay {path} does not exist; give a CSV with columns arch, "
+                          "or cost and value")
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields = [f.strip() for f in reader.fieldnames or []]
+        reader.fieldnames = fields
+        if "arch" not in fields and not {"cost", "value"} <= set(fields):
+            raise LatkitError(f"{path}: the CSV header must name arch, or cost and value; "
+                              f"got {fields}")
+        rows = list(enumerate(reader, 2))
+    if not rows:
+        raise LatkitError(f"{path}: no rows")
+    points = []
+    for line, row in rows:
+        label = (row.get("label") or "").strip()
+        if "arch" in fields and (row.get("arch") or "").strip():
+            try:
+                arch = model.space.parse(row["arch"].strip())
+            except LatkitError as exc:
+                raise LatkitError(f"{path}:{line}: bad {model.space.name} architecture: {exc}") from None
+            points.append(OverlayPoint(model.cost.cost(arch), model.accuracy.score(arch), label,
+                                       model.space.format(arch)))
+            continue
+        try:
+            cost, value = float(row["cost"]), float(row["value"])
+        except (KeyError, TypeError, ValueError):
+            raise LatkitError(f"{path}:{line}: cost and value must be numbers") from None
+        if not (np.isfinite(cost) and np.isfinite(value)) or cost <= 0:
+            raise LatkitError(f"{path}:{line}: cost must be positive and value finite")
+        points.append(OverlayPoint(cost, value, label))
+    return points
+
+
+def plot_front(model: PNAG, rows: Sequence[Generation], path: str | Path,
+               overlays: dict[str, list[OverlayPoint]] | None = None, title: str = "") -> Any:
+    """Draw the front and write it to ``path`` (PNG); returns the matplotlib figure.
+
+    The figure's first line is the model's stored front, every queried
+    architecture that no cheaper one beats, as a step line (its data are
+    exactly those points); the second holds the answers in ``rows`` as
+    markers; each overlay follows as its own marker set. Needs matplotlib
+    (``pip install 'latkit[plot]'``), else raises ``LatkitError``.
+    """
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise LatkitError("plotting needs matplotlib; install it with: pip install 'latkit[plot]'") from None
+    unit = "MAdds" if model.unit == "madds" else "ms"
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    front = model.front_
+    ax.plot([c for _, _, c in front], [v for _, v, _ in front], drawstyle="steps-post",
+            color="tab:blue", label="PNAG front (queried)")
+    ax.plot([g.best.cost for g in rows], [g.best.value for g in rows], "o", color="tab:blue",
+            label="answers")
+    markers = iter("s^Dvp*")
+    for name, points in (overlays or {}).items():
+        ax.plot([p.cost for p in points], [p.value for p in points], next(markers, "x"),
+                linestyle="none", label=name)
+        for p in points:
+            if p.label:
+                ax.annotate(p.label, (p.cost, p.value), fontsize=7, xytext=(3, 3),
+                            textcoords="offset points")
+    ax.set_xlabel(f"cost ({unit})")
+    ax.set_ylabel(model.label.replace("_", " "))
+    ax.set_title(title or f"{model.space.name}: {model.label.replace('_', ' ')} against cost")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return fig
