@@ -151,6 +151,9 @@ class ProxyAccuracy(AccuracySource):
             out[i] = value
         return out
 
+    def describe(self) -> str:
+        return f"proxy:{self.name} (a proxy, not accuracy)"
+
     def identity(self) -> str:
         from .proxies import proxy_identity
 

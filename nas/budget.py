@@ -61,8 +61,10 @@ class FeasibleRange:
                 f"the feasible range is {self.describe()}")
         note = None
         if budget.value > self.high:
-            note = (f"budget {budget} is above the largest cost in the space "
-                    f"({format_cost(self.high, self.unit)}); returning the best architecture found")
+            note = (f"budget {budget} is above the costliest network of the space here "
+                    f"({format_cost(self.high, self.unit)}), so every network fits and the "
+                    "answer is the best one found; `latkit nas front` shows the answers "
+                    "across the range")
         return budget.value, note
 
     def sample(self, rng: np.random.Generator, n: int) -> np.ndarray:

@@ -285,7 +285,7 @@ def _print_answers(model, rows: list[dict[str, Any]], title: str) -> None:
     out = console(stderr=False)
     out.print(f"feasible range {model.feasible_.describe()} on {context['device']}"
               + (f" ({measured})" if measured else "") + f"; {label} from "
-              + model.accuracy.identity().split("#")[0], soft_wrap=True)
+              + model.accuracy.describe(), soft_wrap=True, highlight=False)
     table = Table(title=title)
     for column in ("#", "budget", f"predicted {cost_key.replace('_', ' ')}", label):
         table.add_column(column)

@@ -21,12 +21,12 @@ Training (``fit``):
    the budget (cost from the cost source), and a penalty that grows with the
    overshoot when it does not;
 5. build the *front*: for ``front_budgets`` budgets from the cheapest
-   architecture to the costliest one (the top corner included), the
-   generator's samples and the best known networks under the budget are
-   improved by an evaluator-guided hill climb over single-decision changes
-   that still fit; the ``front_queries`` best are queried. The Pareto front
-   of everything queried (archive, active rounds, sweep) is stored with the
-   model (``front_``).
+   architecture to the costliest one (the top corner included), an
+   evolutionary search on an accuracy surrogate (:mod:`nas.surrogate`, refitted
+   after each budget) starts from the best queried networks under the budget,
+   the generator's samples and random networks, and the ``front_queries``
+   best that fit are queried. The Pareto front of everything queried
+   (archive, active rounds, sweep) is stored with the model (``front_``).
 
 Generation (``generate``) reads the stored front: the answer for a budget is
 the most accurate queried architecture whose cost is at most the budget. So
@@ -523,7 +523,7 @@ class PNAG:
             top, _ = self._top_arch()
             ends += [top] if top is not None else []
         self._query([a for a in dict.fromkeys(ends)
-                     if a not in known and self.lookups.known_accuracy(a)], tick, s.archs)
+                     if a not in known and self.lookups.known_accuracy(a)], lambda *a: None, 1)
         budgets = self.sweep_budgets()
         surrogate = AccuracySurrogate(s.seed)
         for i, budget in enumerate(budgets):
@@ -580,18 +580,6 @@ class PNAG:
             add(self.decode(np.concatenate([mutants, crossed])))
         ranked = sorted(pool, key=lambda a: -pool[a])
         return [a for a in ranked if a not in known and self.lookups.known_accuracy(a)][:take]
-
-    def _neighbours_of(self, archs: Sequence[Any]) -> list[Any]:
-        """Every architecture one decision away from one of ``archs``."""
-        sizes = [len(d.choices) for d in self.space.decisions()]
-        out = []
-        for arch in archs:
-            code = list(self.space.encode(arch))
-            for i, size in enumerate(sizes):
-                for choice in range(size):
-                    if choice != code[i]:
-                        out.append(tuple(code[:i] + [choice] + code[i + 1:]))
-        return self.decode(np.array(out)) if out else []
 
     def _sample(self, budget: float, count: int, rng: np.random.Generator) -> list[Any]:
         """``count`` distinct generator samples for ``budget`` (half at temperature 1,

@@ -53,6 +53,10 @@ class AccuracySource(ABC):
         """A stable string that changes when the scores would (for caching)."""
         return type(self).__name__
 
+    def describe(self) -> str:
+        """The source as a user would name it (``table:PATH``, ``proxy:macs``)."""
+        return self.identity().split("#", 1)[0]
+
 
 class CostSource(ABC):
     """Cost of architectures in ``unit`` (``"ms"`` or ``"madds"``); lower is better."""

@@ -181,7 +181,7 @@ def test_active_rounds_reach_networks_larger_than_any_random_one():
 def test_budget_above_range_returns_best_with_note(model, nb201):
     _, _, values, _, _ = nb201
     result = model.generate(model.feasible_.high * 3)
-    assert result.note and "above the largest cost" in result.note
+    assert result.note and "above the costliest network" in result.note
     assert result.best.cost <= model.feasible_.high
 
 
