@@ -179,8 +179,8 @@ def generate(space, device, cost_spec, accuracy_spec, name, preset, seed, budget
     if as_json:
         emit_json(rows)
         return
-    _print_answers(model, rows, f"PNAG on {model.space.name} "
-                                f"({'trained' if trained else 'cached'}: {path})")
+    _print_answers(model, rows, f"PNAG on {model.space.name}, "
+                                f"{'trained and stored in' if trained else 'stored model'} {path}")
 
 
 @nas.command()
@@ -210,8 +210,8 @@ def front(space, device, cost_spec, accuracy_spec, name, preset, seed, points, p
     if as_json:
         emit_json(rows)
         return
-    _print_answers(model, rows, f"Pareto front of PNAG on {model.space.name} "
-                                f"({'trained' if trained else 'cached'}: {path})")
+    _print_answers(model, rows, f"Pareto front of PNAG on {model.space.name}, "
+                                f"{'trained and stored in' if trained else 'stored model'} {path}")
     if plot_path:
         console(stderr=False).print(f"plot written to {plot_path}")
 
@@ -286,7 +286,8 @@ def _print_answers(model, rows: list[dict[str, Any]], title: str) -> None:
     out.print(f"feasible range {model.feasible_.describe()} on {context['device']}"
               + (f" ({measured})" if measured else "") + f"; {label} from "
               + model.accuracy.describe(), soft_wrap=True, highlight=False)
-    table = Table(title=title)
+    out.print(title, soft_wrap=True, highlight=False)
+    table = Table()
     for column in ("#", "budget", f"predicted {cost_key.replace('_', ' ')}", label):
         table.add_column(column)
     numbered = []
