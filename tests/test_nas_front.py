@@ -263,3 +263,19 @@ def test_export_names_files_by_device_and_budget(tables, tmp_path):
         written.append(Path(json.loads(result.stdout)[0]["onnx"]).name)
     assert written == ["dev-a_nb201_5ms.onnx", "dev-b_nb201_5ms.onnx"]
     assert sorted(p.name for p in out.iterdir()) == written
+
+
+def test_export_tflite_writes_a_model_litert_loads(tables, tmp_path):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from latency_kit.cli import main
+
+    _, _, folder = tables
+    result = CliRunner().invoke(main, ["nas", "generate", *sources(folder), "--budget", "4ms",
+                                       "--export", "tflite", "-o", str(tmp_path), "--json"])
+    assert result.exit_code == 0, result.output
+    path = Path(json.loads(result.stdout)[0]["tflite"])
+    assert path.name == "dev-a_nb201_4ms.tflite"
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    assert list(interpreter.get_input_details()[0]["shape"]) == [1, 32, 32, 3]  # NHWC
