@@ -58,12 +58,19 @@ def converter_version() -> str:
 
 @contextmanager
 def _atomic_target(path: Path) -> Iterator[str]:
-    """A temporary file beside ``path`` that replaces it if the block succeeds."""
+    """A temporary file beside ``path`` that replaces it if the block succeeds.
+
+    The file gets the usual mode for a new file (0666 less the umask), not
+    ``mkstemp``'s private 0600.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(suffix=".tflite", dir=path.parent)
     os.close(fd)
     try:
         yield tmp
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

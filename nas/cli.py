@@ -189,19 +189,19 @@ def generate(space, device, cost_spec, accuracy_spec, name, preset, seed, budget
               help="Budgets, log-spaced from the cheapest answer to the top of the range.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
               help="Also draw the front as a PNG (needs the plot extra: matplotlib).")
-@click.option("--overlay", "overlays", multiple=True, type=click.Path(dir_okay=False),
-              help="CSV of points to draw with the front: columns arch, or cost and value "
-                   "(optional label). Repeatable.")
+@click.option("--overlay", "overlays", multiple=True, type=click.Path(),
+              help="Points to draw with the front: a CSV with columns arch, or cost and value "
+                   "(optional label), or OFA net.config files or their folders. Repeatable.")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached model matches.")
 @json_option
 def front(space, device, cost_spec, accuracy_spec, name, preset, seed, points, plot_path,
           overlays, retrain, as_json) -> None:
     """Show the Pareto front: the answers across the feasible range (trains first if needed)."""
-    from .front import front_rows, plot_front, read_overlay
+    from .front import front_rows, plot_front, read_overlays
 
     model, path, trained = _load_or_train(space, device, cost_spec, accuracy_spec, name,
                                           preset, seed, retrain)
-    extra = {Path(p).stem: read_overlay(p, model) for p in overlays}
+    extra = read_overlays(overlays, model)
     results = front_rows(model, points)
     rows = [_result_json(model, r) for r in results]
     if plot_path:

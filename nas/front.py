@@ -4,7 +4,8 @@
   its feasible range (what ``latkit nas front`` prints);
 * :func:`read_overlay` -- published or baseline points from a CSV file, with
   either an ``arch`` column (costed and scored by the model's own sources) or
-  ``cost`` and ``value`` columns;
+  ``cost`` and ``value`` columns, or from OFA ``net.config`` files (one per
+  published network, read by :mod:`latency_kit.formats.net_config`);
 * :func:`plot_front` -- accuracy (or proxy score) against cost as a PNG, with
   matplotlib (the ``plot`` extra, imported here only).
 """
@@ -45,6 +46,58 @@ def front_budgets(model: PNAG, points: int) -> np.ndarray:
 def front_rows(model: PNAG, points: int = 12) -> list[Generation]:
     """The model's answers at :func:`front_budgets` (cheapest to costliest)."""
     return [model.generate(float(b)) for b in front_budgets(model, points)]
+
+
+def read_overlays(paths: Sequence[str | Path], model: PNAG) -> dict[str, list[OverlayPoint]]:
+    """Overlays by name: each CSV is one (named after its file); OFA ``net.config``
+    files, folders holding one, or a folder of such folders (OFA's
+    ``specialized_net_configs``) together form ``"net.config"``, each point
+    labelled with its folder's name. A path may be a quoted glob pattern. A net.config of another space (OFA's w1.0
+    nets) is skipped with a line on stderr. Raises ``LatkitError`` as
+    :func:`read_overlay` does, or when no net.config given is in the space."""
+    import glob
+
+    out: dict[str, list[OverlayPoint]] = {}
+    configs: list[Path] = []
+    for text in paths:
+        matches = sorted(glob.glob(str(text))) if glob.has_magic(str(text)) else [str(text)]
+        if not matches:
+            raise LatkitError(f"overlay {text} matches no file")
+        for match in map(Path, matches):
+            nested = sorted(p.parent for p in match.glob("*/net.config")) if match.is_dir() else []
+            if _is_net_config(match) or nested:
+                configs += nested or [match]
+            else:
+                out[match.stem] = read_overlay(match, model)
+    if configs:
+        out["net.config"] = _net_config_points(configs, model)
+    return out
+
+
+def _is_net_config(path: Path) -> bool:
+    return path.name == "net.config" or (path.is_dir() and (path / "net.config").is_file())
+
+
+def _net_config_points(paths: list[Path], model: PNAG) -> list[OverlayPoint]:
+    import sys
+
+    from latency_kit.formats.net_config import read_net_config
+
+    points = []
+    for path in paths:
+        folder = path if path.is_dir() else path.parent
+        try:
+            arch, _ = read_net_config(path)
+            arch = model.space.parse(model.space.format(arch))
+        except LatkitError as exc:
+            print(f"skipped {folder.name}: {str(exc)[:200]}", file=sys.stderr)
+            continue
+        points.append(OverlayPoint(model.cost.cost(arch), model.accuracy.score(arch),
+                                   folder.name, model.space.format(arch)))
+    if not points:
+        raise LatkitError(f"none of the {len(paths)} net.config files describes a "
+                          f"{model.space.name} network of this model's space")
+    return points
 
 
 def read_overlay(path: str | Path, model: PNAG) -> list[OverlayPoint]:
@@ -115,9 +168,11 @@ def plot_front(model: PNAG, rows: Sequence[Generation], path: str | Path,
             color="tab:blue", label="PNAG front (queried)")
     ax.plot([g.best.cost for g in rows], [g.best.value for g in rows], "o", color="tab:blue",
             label="answers")
-    markers = iter("s^Dvp*")
+    styles = iter(zip("s^Dvp*", ("tab:orange", "tab:green", "tab:red", "tab:purple",
+                                 "tab:brown", "tab:pink")))
     for name, points in (overlays or {}).items():
-        ax.plot([p.cost for p in points], [p.value for p in points], next(markers, "x"),
+        marker, color = next(styles, ("x", "tab:gray"))
+        ax.plot([p.cost for p in points], [p.value for p in points], marker, color=color,
                 linestyle="none", label=name)
         for p in points:
             if p.label:

@@ -224,6 +224,28 @@ def test_plotted_line_holds_exactly_the_front(model, tmp_path):
     np.testing.assert_array_equal(extra.get_xydata(), [[2.0, 70.0], [5.0, 75.0]])
 
 
+@pytest.mark.refdata
+def test_overlay_reads_ofa_net_configs(refdata, tmp_path):
+    """OFA's published Note10 nets (their net.config files) on the Note10 LUT: the
+    w1.2 nets become points at their LUT latency; the w1.0 ones are skipped."""
+    from latency_kit.formats import import_tables
+    from latency_kit.spaces import get_space
+    from nas.accuracy import resolve_accuracy
+    from nas.costs import ProfileCost
+    from nas.front import read_overlays
+
+    luts = sorted((refdata / "ofa" / "note10_lut").glob("*_lookup_table.yaml"))
+    cost = ProfileCost(get_space("ofa-mbv3"), import_tables("ofa-yaml", luts, "note10",
+                                                            out=tmp_path / "note10"))
+    model = PNAG(cost.space, cost, resolve_accuracy(None, cost.space))  # sources only
+    pattern = str(refdata / "ofa" / "specialized_net_configs" / "note10_*")
+    points = read_overlays([pattern], model)["net.config"]
+    by_label = {p.label.split("_")[1]: p for p in points}
+    assert sorted(by_label) == ["lat-30ms", "lat-41ms", "lat-50ms", "lat-64ms"]
+    assert by_label["lat-30ms"].cost == pytest.approx(29.95, abs=0.01)  # DESIGN.md: 30.0 ms
+    assert by_label["lat-41ms"].cost == pytest.approx(40.23, abs=0.01)
+
+
 @pytest.mark.parametrize("content, message", [
     ("x,y\n1,2\n", "must name arch, or cost and value"),
     ("cost,value\n", "no rows"),
