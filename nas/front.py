@@ -52,9 +52,10 @@ def read_overlays(paths: Sequence[str | Path], model: PNAG) -> dict[str, list[Ov
     """Overlays by name: each CSV is one (named after its file); OFA ``net.config``
     files, folders holding one, or a folder of such folders (OFA's
     ``specialized_net_configs``) together form ``"net.config"``, each point
-    labelled with its folder's name. A path may be a quoted glob pattern. A net.config of another space (OFA's w1.0
-    nets) is skipped with a line on stderr. Raises ``LatkitError`` as
-    :func:`read_overlay` does, or when no net.config given is in the space."""
+    labelled with its folder's name. A path may be a quoted glob pattern. A
+    net.config outside the model's space (OFA's w1.0 nets) is skipped with a
+    line on stderr. Raises ``LatkitError`` as :func:`read_overlay` does, or
+    when no net.config given is in the space."""
     import glob
 
     out: dict[str, list[OverlayPoint]] = {}
@@ -82,13 +83,15 @@ def _net_config_points(paths: list[Path], model: PNAG) -> list[OverlayPoint]:
     import sys
 
     from latency_kit.formats.net_config import read_net_config
+    from latency_kit.spaces import get_space
 
+    ofa = get_space("ofa-mbv3")
     points = []
     for path in paths:
         folder = path if path.is_dir() else path.parent
         try:
             arch, _ = read_net_config(path)
-            arch = model.space.parse(model.space.format(arch))
+            arch = model.space.parse(ofa.format(arch))
         except LatkitError as exc:
             print(f"skipped {folder.name}: {str(exc)[:200]}", file=sys.stderr)
             continue
