@@ -27,6 +27,7 @@ feasible range, never worse for a larger budget.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -69,19 +70,6 @@ def monotone_violations(model, points: int = 50) -> tuple[int, float]:
     return len(drops), max(drops, default=0.0)
 
 
-def parse_overrides(items: list[str]) -> dict:
-    """``KEY=VALUE`` settings, each value typed like the ``Settings`` field it sets."""
-    from nas.pnag import Settings
-
-    defaults = Settings()
-    out = {}
-    for item in items:
-        key, _, value = item.partition("=")
-        kind = type(getattr(defaults, key))
-        out[key] = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-    return out
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="fast", choices=["fast", "bench", "tiny"])
@@ -110,7 +98,7 @@ def main() -> int:
         cost = ProfileCost(space, profile)
         accuracy = OFAPredictorAccuracy(space, predictor)
         published = published_nets(cost, accuracy)
-        overrides = parse_overrides(args.overrides)
+        overrides = {k: json.loads(v) for k, _, v in (o.partition("=") for o in args.overrides)}
         model = PNAG(space, cost, accuracy,
                      settings_for(accuracy, args.preset, seed=args.seed, **overrides))
         start = time.perf_counter()

@@ -90,7 +90,7 @@ def _resolve(space: str | None, device: str | None, cost_spec: str | None,
         space_obj = get_space("ofa-mbv3")
     cost = resolve_cost(cost_spec, device, space_obj)
     accuracy = resolve_accuracy(accuracy_spec, cost.space)
-    check_objectives(cost, accuracy)
+    check_objectives(cost, accuracy)  # before any progress display; PNAG checks it again
     return cost.space, cost, accuracy
 
 
@@ -104,10 +104,9 @@ def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
 
     space_obj, cost, accuracy = _resolve(space, device, cost_spec, accuracy_spec)
     settings = settings_for(accuracy, preset, seed=seed)
-    if not retrain:
-        found = store.find(store.cache_key(space_obj, cost, accuracy, settings), cost, name)
-        if found is not None:
-            return store.load(found, space_obj, cost, accuracy), found, False
+    stored = None if retrain else store.load_stored(space_obj, cost, accuracy, settings, name)
+    if stored is not None:  # no progress bars for a stored model
+        return (*stored, False)
     with _stage_bars() as update:
         return store.load_or_train(space_obj, cost, accuracy, settings, name, True, update)
 

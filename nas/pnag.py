@@ -117,7 +117,7 @@ PRESETS: dict[str, Settings] = {
                       rerank=10, front_budgets=60, front_queries=6),
 }
 # What an accuracy source that runs the network (``expensive``) trains with:
-# about a tenth of the queries, as each one costs a network run (NASWOT: 13 s).
+# about a fifth of the queries (about 130), as each costs a network run (NASWOT: 13 s).
 EXPENSIVE: dict[str, Any] = {"archs": 100, "rounds": 2, "front_budgets": 12, "front_queries": 2}
 
 
@@ -554,7 +554,8 @@ class PNAG:
         known = {a for a, _, _ in self.archive_}
         sizes = np.array([len(d.choices) for d in self.space.decisions()])
         fits = sorted((x for x in self.archive_ if x[2] <= budget), key=lambda x: -x[1])
-        start = ([a for a, _, _ in fits[:16]] + self._sample(budget, s.candidates, rng)
+        generator = torch.Generator().manual_seed(int(rng.integers(2**31)))
+        start = ([a for a, _, _ in fits[:16]] + self._sample(budget, s.candidates, generator)
                  + [self.space.sample(rng) for _ in range(EVO_POPULATION)])
         pool: dict[Any, float] = {}
 
@@ -581,18 +582,20 @@ class PNAG:
         ranked = sorted(pool, key=lambda a: -pool[a])
         return [a for a in ranked if a not in known and self.lookups.known_accuracy(a)][:take]
 
-    def _sample(self, budget: float, count: int, rng: np.random.Generator) -> list[Any]:
-        """``count`` distinct generator samples for ``budget`` (half at temperature 1,
-        half at 1.5 for variety) plus the greedy one; seeded from ``rng``."""
-        gen = torch.Generator().manual_seed(int(rng.integers(2**31)))
+    def _sample(self, budget: float, count: int, generator: torch.Generator,
+                hotter: float = 0.0, greedy: bool = True) -> list[Any]:
+        """Distinct generator samples for ``budget``: ``count`` drawn, half at
+        temperature ``1 + hotter`` and half at ``1.5 + hotter`` for variety,
+        after the greedy one when ``greedy``."""
         ctx = torch.as_tensor(self.context_(np.full(max(count, 2), budget)))
         half = len(ctx) // 2
         with torch.no_grad():
-            sampled = torch.cat([
-                self.generator_.sample(ctx[:1], greedy=True)[0],
-                self.generator_.sample(ctx[:half], temperature=1.0, generator=gen)[0],
-                self.generator_.sample(ctx[half:], temperature=1.5, generator=gen)[0]])
-        return list(dict.fromkeys(self.decode(sampled.numpy())))
+            parts = [self.generator_.sample(ctx[:1], greedy=True)[0]] if greedy else []
+            parts += [self.generator_.sample(ctx[:half], temperature=1.0 + hotter,
+                                             generator=generator)[0],
+                      self.generator_.sample(ctx[half:], temperature=1.5 + hotter,
+                                             generator=generator)[0]]
+        return list(dict.fromkeys(self.decode(torch.cat(parts).numpy())))
 
     def _reward(self, indices: np.ndarray, budgets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         archs = self.decode(indices)
@@ -670,19 +673,8 @@ class PNAG:
         queries_before = len(self.lookups.values)
         rng = torch.Generator().manual_seed(seed)
         pool: dict[Any, float] = {}
-        for attempt in range(3):
-            ctx = torch.as_tensor(self.context_(np.full(max(candidates, 2), value)))
-            half = len(ctx) // 2  # half at the policy's temperature, half hotter for variety
-            with torch.no_grad():
-                sampled = torch.cat([
-                    self.generator_.sample(ctx[:half], temperature=1.0 + 0.5 * attempt,
-                                           generator=rng)[0],
-                    self.generator_.sample(ctx[half:], temperature=1.5 + 0.5 * attempt,
-                                           generator=rng)[0]])
-                if attempt == 0:
-                    greedy, _, _ = self.generator_.sample(ctx[:1], greedy=True)
-                    sampled = torch.cat([greedy, sampled])
-            archs = list(dict.fromkeys(self.decode(sampled.numpy())))
+        for attempt in range(3):  # hotter each time nothing sampled fits
+            archs = self._sample(value, candidates, rng, 0.5 * attempt, greedy=attempt == 0)
             costs = self.lookups.cost_many(archs)
             pool.update({a: c for a, c in zip(archs, costs) if c <= value})
             if pool:

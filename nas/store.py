@@ -176,6 +176,13 @@ def _weights(path: Path) -> dict[str, Any]:
         raise CorruptFileError(f"cannot read {path}: {exc}; delete the model directory to retrain") from None
 
 
+def load_stored(space: Any, cost: Any, accuracy: Any, settings: Settings,
+                name: str | None = None) -> tuple[PNAG, Path] | None:
+    """The stored model for these sources and settings and its directory, or ``None``."""
+    found = find(cache_key(space, cost, accuracy, settings), cost, name)
+    return None if found is None else (load(found, space, cost, accuracy), found)
+
+
 def load_or_train(space: Any, cost: Any, accuracy: Any, settings: Settings,
                   name: str | None = None, retrain: bool = False,
                   progress: Any = None) -> tuple[PNAG, Path, bool]:
@@ -184,9 +191,9 @@ def load_or_train(space: Any, cost: Any, accuracy: Any, settings: Settings,
     Returns ``(model, directory, trained)``. ``retrain`` trains even when a
     stored model matches. Where models live: :func:`default_dir`, :func:`find`.
     """
+    stored = None if retrain else load_stored(space, cost, accuracy, settings, name)
+    if stored is not None:
+        return (*stored, False)
     key = cache_key(space, cost, accuracy, settings)
-    found = None if retrain else find(key, cost, name)
-    if found is not None:
-        return load(found, space, cost, accuracy), found, False
     model = PNAG(space, cost, accuracy, settings).fit(progress)
     return model, save(model, default_dir(key, cost, name), key), True
