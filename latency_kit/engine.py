@@ -86,13 +86,16 @@ def measure(backend: Backend, spec: ModelSpec,
 def measure_interleaved(backend: Backend, specs: Sequence[ModelSpec], rounds: int = 3,
                         settings: MeasureSettings = MeasureSettings(),
                         on_round: Callable[[int], None] | None = None,
-                        pause_s: float = 0.0) -> list[LatencyStats]:
+                        pause_s: float = 0.0,
+                        on_model: Callable[[int, int], None] | None = None) -> list[LatencyStats]:
     """Ground-truth measurement of several models, interleaved in time.
 
     Every model is prepared once; then ``rounds`` times, each model in turn is
     warmed up and timed. A model's value is the median of its per-round
     medians, so a slow stretch of the machine hits one round of many models
     instead of every sample of one. Use this for validation, not for LUTs.
+    ``on_round(r)`` is called after each round, ``on_model(r, i)`` after
+    model ``i`` was timed in round ``r`` (for progress displays).
     """
     prepared = [backend.prepare(spec) for spec in specs]
     try:
@@ -105,6 +108,8 @@ def measure_interleaved(backend: Backend, specs: Sequence[ModelSpec], rounds: in
                 batch = time_batches(backend, prep, iters[i], settings.repeats)
                 samples[i].extend(batch)
                 per_round[i].append(float(np.median(batch)))
+                if on_model:
+                    on_model(r, i)
             if on_round:
                 on_round(r)
             if pause_s and r + 1 < rounds:

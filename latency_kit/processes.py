@@ -85,7 +85,7 @@ def _run_child(request: dict[str, Any], progress: Progress | None, offset: int,
                 cmd, stdout=subprocess.PIPE, stderr=err_file, text=True,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"}) as child:
             assert child.stdout is not None
-            for line in child.stdout:  # one line per chunk of measured networks
+            for line in child.stdout:  # one line per measured network
                 done, _, arch = line.strip().partition(" ")
                 if progress and done.isdigit():
                     progress(offset + int(done), total, arch)
@@ -127,6 +127,8 @@ def measure_in_processes(device: str, options: dict[str, Any], space: str,
     for p in range(processes):
         if str(p) in done:
             continue
+        if progress:  # the stage shows at once, before the child has prepared its networks
+            progress(p * len(archs), total, f"process {p + 1}/{processes} starting")
         result = _run_child(request, progress, p * len(archs), total)
         done[str(p)] = result
         if journal_path:
@@ -155,10 +157,15 @@ def _child(request_path: str, out_path: str) -> None:
         for start in range(0, len(archs), CHUNK):  # a chunk's sessions are open at once
             part = archs[start:start + CHUNK]
             specs = [arch_spec(space, space.parse(a), request["batch"]) for a in part]
+            last = request["rounds"] - 1
+
+            def tick(r: int, i: int, start: int = start, part: list[str] = part) -> None:
+                if r == last:  # one line per network whose last round is timed
+                    print(f"{start + i + 1} {part[i]}", flush=True)
+
             for text, stats in zip(part, measure_interleaved(backend, specs, request["rounds"],
-                                                             settings)):
+                                                             settings, on_model=tick)):
                 result[text] = stats.to_dict()
-            print(f"{start + len(part)} {part[-1]}", flush=True)
     write_json(out_path, result)
 
 

@@ -17,6 +17,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .backends.base import Backend
+from .anchor import reanchor_command
 from .calibration import ROUNDS, SETTINGS, Reopen, measure_networks, sample_archs
 from .engine import MeasureSettings
 from .errors import LatkitError
@@ -25,6 +26,10 @@ from .stats import LatencyStats
 METHODS = ("predictor", "lut_sum", "macs_linear")
 # Validation networks use another seed stream than calibration (seed 0).
 VALIDATION_SEED = 1
+# A predictor level outside this range (measured / predicted, geometric mean)
+# means the profile's ms are not this machine's now: a 2-core machine's hourly
+# drift stays within it (6%), another machine of the same kind does not (5x).
+LEVEL_RANGE = (0.8, 1.25)
 
 
 def metrics(measured: Sequence[float], predicted: Sequence[float]) -> dict[str, float]:
@@ -135,6 +140,8 @@ class ValidationReport:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     # the truth's own noise (:func:`truth_noise`), where it was measured over processes
     truth: dict[str, float] | None = None
+    # the command that re-anchors the profile (:func:`latency_kit.anchor.reanchor_command`)
+    reanchor: str = ""
 
     @property
     def predictor_level(self) -> float:
@@ -148,9 +155,19 @@ class ValidationReport:
         ratio = np.asarray(self.measured_ms) / np.asarray(self.predicted_ms["predictor"])
         return float(np.exp(np.log(ratio).mean()))
 
+    def level_warning(self) -> str | None:
+        """One line when :attr:`predictor_level` is outside :data:`LEVEL_RANGE`, else ``None``."""
+        level = self.predictor_level
+        low, high = LEVEL_RANGE
+        if low <= level <= high:
+            return None
+        return (f"warning: the networks ran at {level:.3f} of the predictor's level (outside "
+                f"{low}-{high}): profile {self.profile!r} holds another machine's or another "
+                f"hour's ms; re-measure its calibration networks here with `{self.reanchor}`")
+
     def to_dict(self) -> dict[str, Any]:
         return {"profile": self.profile, "n": len(self.archs), **self.scores, "truth": self.truth,
-                "predictor_level": self.predictor_level,
+                "predictor_level": self.predictor_level, "level_warning": self.level_warning(),
                 "networks": [{"arch": a, "measured_ms": m,
                               **{f"{k}_ms": v[i] for k, v in self.predicted_ms.items()}}
                              for i, (a, m) in enumerate(zip(self.archs, self.measured_ms))]}
@@ -179,4 +196,5 @@ def validate_profile(profile, backend: Backend, n: int = 30, seed: int = VALIDAT
                               {k: [float(x) for x in v] for k, v in predicted.items()})
     report.scores = {k: metrics(measured, predicted[k]) for k in METHODS if k in predicted}
     report.truth = truth_noise(stats) if reopen else None
+    report.reanchor = reanchor_command(profile)
     return report

@@ -71,7 +71,9 @@ def _ensure_profile(device: str, space: str | None) -> None:
     if describe is not None:  # gpu: say whether TensorRT or torch-CUDA measures
         console().print(describe())
     with progress_bar(f"profiling {device}") as update:
-        build_profile(device, space=space or "ofa-mbv3", name=device, progress=update)
+        build_profile(device, space=space or "ofa-mbv3", name=device, progress=update,
+                      calibration_progress=lambda done, total, arch: update(
+                          done, total, arch, stage="calibration"))
 
 
 def _resolve(space: str | None, device: str | None, cost_spec: str | None,
@@ -89,9 +91,20 @@ def _resolve(space: str | None, device: str | None, cost_spec: str | None,
     if space_obj is None and device is None:
         space_obj = get_space("ofa-mbv3")
     cost = resolve_cost(cost_spec, device, space_obj)
+    _say_host_note(cost)
     accuracy = resolve_accuracy(accuracy_spec, cost.space)
     check_objectives(cost, accuracy)  # before any progress display; PNAG checks it again
     return cost.space, cost, accuracy
+
+
+def _say_host_note(cost) -> None:
+    """One line on stderr when the cost's profile holds another host's ms."""
+    from latency_kit.anchor import host_note
+
+    profile = getattr(cost, "profile", None)
+    note = host_note(profile) if profile is not None else None
+    if note:
+        click.echo(note, err=True)
 
 
 def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,

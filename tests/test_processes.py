@@ -65,6 +65,8 @@ def test_each_process_measures_every_network_and_resume_starts_none(tmp_path, mo
     assert sorted(records) == ["0", "1"]
     assert all(set(r["stats"]) == set(archs) for r in records.values())
     assert seen[-1] == (4, 4)
+    # the stage shows before each child has prepared anything, then one tick per network
+    assert seen[:4] == [(0, 4), (1, 4), (2, 4), (2, 4)] and seen[4:6] == [(3, 4), (4, 4)]
 
     def no_child(*args, **kwargs):
         raise AssertionError("a journaled process was measured again")

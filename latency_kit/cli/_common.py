@@ -30,13 +30,27 @@ class LatkitGroup(click.Group):
         try:
             return super().invoke(ctx)
         except LatkitError as exc:
-            click.echo(f"error: {exc}", err=True)
+            click.echo(f"error: {one_line(str(exc))}", err=True)
             ctx.exit(2)
         except click.UsageError as exc:
             _usage_exit(exc)
         except KeyboardInterrupt:
             click.echo("interrupted; rerun the same command to resume", err=True)
             ctx.exit(130)
+
+
+# A user error is one line of at most about this many characters.
+ERROR_CHARS = 300
+
+
+def one_line(message: str, limit: int = ERROR_CHARS) -> str:
+    """``message`` on one line (line breaks become "; "), cut to ``limit`` characters.
+
+    The last guard for user errors: messages are written short at their
+    source, but a file's contents quoted in one must not flood the terminal.
+    """
+    text = "; ".join(part.strip() for part in message.splitlines() if part.strip())
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def _usage_exit(exc: click.UsageError) -> NoReturn:
@@ -69,10 +83,14 @@ def console(stderr: bool = True):
 
 @contextmanager
 def progress_bar(description: str, total: int | None = None) -> Iterator[Any]:
-    """A rich progress bar on stderr; yields ``update(done, total, text)``.
+    """A rich progress display on stderr; yields ``update(done, total, note, stage=None)``.
 
-    The bar appears at the first update, so a command that fails while
-    checking its inputs prints its one error line and nothing else.
+    One display covers every stage of a command: an update with a new
+    ``stage`` (``"calibration"`` after the blocks, say) completes the current
+    row and starts a row of its own, with its own count, elapsed time and ETA,
+    so a stage never inherits the previous stage's speed. The display appears
+    at the first update, so a command that fails while checking its inputs
+    prints its one error line and nothing else.
     """
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -83,13 +101,23 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Any]:
                TextColumn("{task.fields[note]}",
                           table_column=Column(no_wrap=True, overflow="ellipsis")))
     bar = Progress(*columns, console=console(), transient=False)
-    task = bar.add_task(description, total=total, note="")
+    rows: dict[str | None, Any] = {}
+    current: list[Any] = []  # the row being updated
 
-    def update(done: int, total_: int | None = None, note: str = "") -> None:
+    def update(done: int, total_: int | None = None, note: str = "",
+               stage: str | None = None) -> None:
         if not bar.live.is_started:
             bar.start()
-        bar.update(task, completed=done, total=total_ if total_ is not None else total,
-                   note=note[:60])
+        if stage not in rows:
+            if current:  # the previous stage is over: show it complete
+                last = next(t for t in bar.tasks if t.id == current[-1])
+                bar.update(last.id, completed=last.total or last.completed)
+            label = description if stage is None else f"{description}: {stage}"
+            rows[stage] = bar.add_task(label, total=total_ if total_ is not None else total,
+                                       note="")
+            current.append(rows[stage])
+        bar.update(rows[stage], completed=done,
+                   total=total_ if total_ is not None else total, note=note[:60])
 
     try:
         yield update

@@ -58,7 +58,12 @@ def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch
 
     if (arch is None) == (arch_file is None):
         raise LatkitError("give exactly one of --arch ARCH or --arch-file FILE")
+    from ..anchor import host_note
+
     profile = open_profile(device, profile_dir)
+    note = host_note(profile)
+    if note:
+        click.echo(note, err=True)
     if arch_file is not None:
         texts = [line.strip() for line in arch_file if line.strip() and not line.startswith("#")]
         emit_json(predict_rows(profile, texts, resolution))  # always a JSON list

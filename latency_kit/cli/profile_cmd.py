@@ -9,11 +9,12 @@ from pathlib import Path
 import click
 
 from ..errors import LatkitError
+from ..load import busy_note, median_cv, spread_advice
 from ._common import console, progress_bar, resolution_option, space_option, space_options_for
 
 
 @click.command()
-@click.option("--device", required=True, help="Device to measure on: cpu (ONNX Runtime), gpu (TensorRT, else torch-CUDA), "
+@click.option("--device", default=None, help="Device to measure on: cpu (ONNX Runtime), gpu (TensorRT, else torch-CUDA), "
                    "tflite-cpu (LiteRT here), an attached phone's model (pixel), android, "
                    "ssh://user@host, ...")
 @space_option
@@ -51,21 +52,33 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
               help="Measure only N reference networks and transfer from --from profiles.")
 @click.option("--from", "sources", multiple=True, metavar="PROFILE",
               help="Source profile for --few-shot (same space). Repeatable.")
+@click.option("--reanchor", is_flag=True,
+              help="Re-measure only the calibration networks of the stored profile --device "
+                   "NAME (or --out DIR) on this machine and refit its level; the block table "
+                   "is kept and the old calibration file too.")
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS|auto",
               help="Split the blocks across the devices of a Ray cluster (pip install "
                    "'latkit[ray]'; nodes join with `latkit farm worker`).")
-def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, batch: int,
+def profile(device: str | None, space: str, resolution: tuple[int, ...], threads: int, batch: int,
             precision: str, name: str | None, out: Path | None, few_shot: int | None = None,
             sources: tuple[str, ...] = (), calibrate: int | None = None,
             calibration_processes: int | None = None,
             serial: str | None = None, benchmark_binary: Path | None = None,
             delegate: str | None = None, core_mask: str | None = None,
             pin_big_cores: bool | None = None, remote_python: str | None = None,
-            ssh_options: tuple[str, ...] = (), ray_address: str | None = None) -> None:
+            ssh_options: tuple[str, ...] = (), ray_address: str | None = None,
+            reanchor: bool = False) -> None:
     """Measure every block the space can contain and write a device profile.
 
     Resumable: interrupt it at any point and rerun the same command.
+    With --reanchor, re-measure a stored profile's calibration networks here.
     """
+    if reanchor and (out is not None or device is not None):
+        return _reanchor(out if out is not None else device, calibration_processes)
+    if device is None:
+        raise click.UsageError("Missing option '--device'"
+                               + (" (the stored profile to re-anchor) or --out DIR" if reanchor
+                                  else "."))
     from ..api import build_profile
     from ..backends import backend_class
     from ..spaces import get_space
@@ -109,6 +122,9 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
 
         connect(ray_address)  # fails early, naming the extra, when Ray is missing
         builder = partial(build_profile_ray, address=ray_address)
+    note = busy_note()
+    if note:
+        click.echo(note, err=True)
     started = time.perf_counter()
     with progress_bar(f"profiling {device}") as update:
         from ..calibration import DEFAULT_CALIBRATION, PROCESSES
@@ -125,12 +141,31 @@ def profile(device: str, space: str, resolution: tuple[int, ...], threads: int, 
                                calibration_processes=(PROCESSES if calibration_processes is None
                                                       else calibration_processes),
                                calibration_progress=lambda done, total, arch: update(
-                                   done, total, f"calibration {arch}"))
-    cvs = sorted(e.cv for e in result.lut.entries.values() if e.cv is not None)
-    flagged = sum(e.flagged for e in result.lut.entries.values())
-    median_cv = f"{cvs[len(cvs) // 2]:.3f}" if cvs else "n/a"
+                                   done, total, arch, stage="calibration"))
+    entries = list(result.lut.entries.values())
+    cv = median_cv([e.cv for e in entries])
+    flagged = sum(e.flagged for e in entries)
     console().print(
         f"profile [bold]{result.name}[/] at {result.path}: {len(result.lut)} entries, "
-        f"{time.perf_counter() - started:.1f} s this run, median CV {median_cv}, "
-        f"{flagged} flagged, predictor: {result.predictor_kind}"
+        f"{time.perf_counter() - started:.1f} s this run, median CV "
+        f"{'n/a' if cv is None else f'{cv:.3f}'}, {flagged} flagged, "
+        f"predictor: {result.predictor_kind}"
     )
+    advice = spread_advice(cv, flagged, len(entries))
+    if advice:
+        click.echo(advice, err=True)
+
+
+def _reanchor(name: str | Path, processes: int | None) -> None:
+    """``latkit profile --reanchor``: the thin layer over :func:`latency_kit.anchor.reanchor_stored`."""
+    from ..anchor import reanchor_stored
+    from ..calibration import PROCESSES
+
+    with progress_bar(f"re-anchoring {name}") as update:
+        done = reanchor_stored(name, PROCESSES if processes is None else processes,
+                               progress=update)
+    console(stderr=False).print(
+        f"re-anchored profile [bold]{done.name}[/] at {done.path}: {done.networks} calibration "
+        f"networks measured here ran at {done.level:.3f} of the stored level; the old "
+        f"measurements are in {done.previous.name}. Check it with "
+        f"`latkit validate --profile {done.path}`.")

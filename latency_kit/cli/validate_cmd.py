@@ -29,16 +29,11 @@ def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, ro
     Prints, per method, the share within ±5% and ±10% of the measured latency,
     the RMSE (ms) and Kendall tau, and how noisy the measured truth itself is.
     """
-    from ..backends import open_backend
-    from ..calibration import Reopen
+    from ..anchor import profile_backend
     from ..validation import validate_profile
 
     profile = open_profile(device, profile_dir)
-    fingerprint = profile.meta.get("fingerprint", {})
-    name = profile.device or device or "cpu"
-    options = {"threads": fingerprint.get("threads"), "precision": fingerprint.get("precision")}
-    backend = open_backend(name, batch=fingerprint.get("batch"), **options)
-    reopen = Reopen.of(backend, name, options, processes)
+    backend, reopen = profile_backend(profile, device, processes)
     how = (f"median of {processes} fresh processes" if reopen
            else f"median of {rounds} interleaved rounds")
     try:
@@ -47,6 +42,9 @@ def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, ro
                                       progress=update, reopen=reopen)
     finally:
         backend.close()
+    warning = report.level_warning()
+    if warning:
+        click.echo(warning, err=True)
     if as_json:
         emit_json(report.to_dict())
         return
