@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import LatkitError
+from .errors import DeviceError, LatkitError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 SUPPORTED_PRECISIONS = ("fp32", "fp16")
@@ -56,8 +56,10 @@ class GpuSettings:
 
     ``workspace_mb`` caps TensorRT's builder scratch memory; ``cuda_graph``
     replays each inference as one captured CUDA graph (less launch overhead,
-    as ``trtexec --useCudaGraph``); ``warmup_ms`` is spent once per model in
-    ``prepare`` so clocks ramp up before the engine's own warm-up.
+    as ``trtexec --useCudaGraph``), and a model whose capture fails is refused
+    rather than timed with plain launches (:func:`capture_failed`);
+    ``warmup_ms`` is spent once per model in ``prepare`` so clocks ramp up
+    before the engine's own warm-up.
     """
 
     precision: str = "fp32"
@@ -75,6 +77,25 @@ class GpuSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def launch_mode(cuda_graph: bool) -> str:
+    """How an entry's inferences were launched: ``"cuda-graph"`` (one replayed graph) or ``"eager"``."""
+    return "cuda-graph" if cuda_graph else "eager"
+
+
+def capture_failed(key: str, reason: str) -> DeviceError:
+    """The one-line error for a model whose CUDA-graph capture failed under ``cuda_graph=True``.
+
+    Graph replay and plain launches time different things (launch overhead
+    dominates small GPU models, docs/gpu.md), so one table never holds both:
+    the measurement stops and says how to time every entry with plain launches.
+    """
+    first = reason.strip().splitlines()[0][:70] if reason.strip() else "no reason given"
+    return DeviceError(
+        f"CUDA graph capture failed for {key[:60]} ({first}); graph replay and plain launches "
+        "are not mixed in one table: re-measure with --no-cuda-graph (cuda_graph=False) into a "
+        "new profile")
 
 
 def slug(text: str) -> str:

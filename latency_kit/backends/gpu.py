@@ -4,7 +4,9 @@ Both GPU backends (TensorRT, torch-CUDA) keep their device buffers, stream
 and events in torch's CUDA API and time like ``trtexec``: inputs live on the
 GPU before timing, iterations are enqueued back to back on one stream
 (optionally as one replayed CUDA graph each), CUDA events bracket them, and
-nothing is copied to or from the host in the timed region.
+nothing is copied to or from the host in the timed region. Buffers are
+filled on the model's own stream (:func:`fill_on`), which torch does not
+synchronise with its default stream.
 
 ``--device gpu`` picks TensorRT when it imports and a GPU is usable, else
 torch-CUDA, and says which (a log line, the CLI, the fingerprint's runtime).
@@ -18,14 +20,38 @@ import shutil
 import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 from ..errors import DeviceError
 from ..fingerprint import host_fingerprint
-from ..gpu_settings import GpuSettings, SMI_FIELDS, choose_gpu_runtime, latency_summary, parse_nvidia_smi
+from ..gpu_settings import (GpuSettings, SMI_FIELDS, capture_failed, choose_gpu_runtime,
+                            latency_summary, launch_mode, parse_nvidia_smi)
 from .base import Backend, ModelSpec, Prepared
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def _cuda() -> Any:
+    """torch's CUDA module (one place, so tests can stand a fake in for it)."""
+    import torch
+
+    return torch.cuda
+
+
+def fill_on(stream: Any, fill: Callable[[], T]) -> T:
+    """Run ``fill`` (allocations, weight copies, random inputs) ordered before ``stream``'s work.
+
+    ``stream`` first waits for everything already queued on the current
+    stream; then ``fill`` runs with ``stream`` current, so its kernels and
+    copies are queued on ``stream`` itself. Work launched on ``stream`` later
+    never reads a buffer before it is written, although torch's side streams
+    do not synchronise with its default stream.
+    """
+    cuda = _cuda()
+    stream.wait_stream(cuda.current_stream())
+    with cuda.stream(stream):
+        return fill()
 
 
 def cuda_status() -> tuple[bool, str]:
@@ -116,38 +142,43 @@ class CudaBackend(Backend):
         return cuda_status()
 
     def fingerprint(self) -> dict[str, Any]:
+        # cuda_graph is how every entry really ran: a failed capture stops the measurement.
         return {**gpu_fingerprint(), "device": self.device, "runtime": self.runtime,
                 "precision": self.settings.precision, "batch": self.batch,
                 "cuda_graph": self.settings.cuda_graph}
 
     @staticmethod
-    def capture(stream: Any, enqueue: Callable[[], Any]) -> Any | None:
-        """A CUDA graph of one ``enqueue`` on ``stream``, or None where capture fails."""
-        import torch
-
-        graph = torch.cuda.CUDAGraph()
+    def capture(key: str, stream: Any, enqueue: Callable[[], Any]) -> Any:
+        """A CUDA graph of one ``enqueue`` on ``stream``; ``DeviceError`` where capture fails."""
+        cuda = _cuda()
+        graph = cuda.CUDAGraph()
         try:
-            with torch.cuda.graph(graph, stream=stream):
+            with cuda.graph(graph, stream=stream):
                 enqueue()
         except RuntimeError as exc:
-            log.warning("CUDA graph capture failed, timing eager launches instead: %s",
-                        str(exc).splitlines()[0] if str(exc) else exc)
-            torch.cuda.synchronize()
-            return None
+            cuda.synchronize()
+            raise capture_failed(key, str(exc)) from None
         return graph
 
-    def make_run(self, stream: Any, enqueue: Callable[[], Any], keep: dict[str, Any]) -> CudaRun:
-        """Warm ``enqueue`` up, capture it as a graph when asked, and spend the warm-up time."""
+    def make_run(self, key: str, stream: Any, enqueue: Callable[[], Any],
+                 keep: dict[str, Any]) -> CudaRun:
+        """Warm ``enqueue`` up, capture it as a graph when asked, and spend the warm-up time.
+
+        With ``cuda_graph`` on, a model that cannot be captured is refused
+        (``DeviceError``), never timed with plain launches instead, so every
+        entry measured under these settings was launched the same way.
+        """
         import torch
 
-        with torch.no_grad(), torch.cuda.stream(stream):
+        cuda = _cuda()
+        with torch.no_grad(), cuda.stream(stream):
             for _ in range(3):
                 enqueue()
         stream.synchronize()
         graph = None
         if self.settings.cuda_graph:
             with torch.no_grad():
-                graph = self.capture(stream, enqueue)
+                graph = self.capture(key, stream, enqueue)
         run = CudaRun(stream, graph.replay if graph is not None else enqueue, graph is not None,
                       {**keep, "graph": graph})
         deadline = time.perf_counter() + self.settings.warmup_ms / 1e3
@@ -156,13 +187,20 @@ class CudaBackend(Backend):
         return run
 
     @staticmethod
+    def prepared(spec: ModelSpec, run: CudaRun, **info: Any) -> Prepared:
+        """``spec`` ready to time; ``info["launch"]`` says how its inferences are launched."""
+        return Prepared(spec, run, {"launch": launch_mode(run.cuda_graph),
+                                    "cuda_graph": run.cuda_graph, **info})
+
+    @staticmethod
     def time_launches(run: CudaRun, iterations: int) -> float:
         """Milliseconds per inference over ``iterations`` back-to-back launches (CUDA events)."""
         import torch
 
-        start = torch.cuda.Event(enable_timing=True)
-        end = torch.cuda.Event(enable_timing=True)
-        with torch.no_grad(), torch.cuda.stream(run.stream):
+        cuda = _cuda()
+        start = cuda.Event(enable_timing=True)
+        end = cuda.Event(enable_timing=True)
+        with torch.no_grad(), cuda.stream(run.stream):
             start.record(run.stream)
             for _ in range(iterations):
                 run.launch()
@@ -177,10 +215,11 @@ class CudaBackend(Backend):
         """Per-inference GPU times (ms), an event pair around each launch."""
         import torch
 
+        cuda = _cuda()
         run: CudaRun = prepared.state
-        pairs = [(torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+        pairs = [(cuda.Event(enable_timing=True), cuda.Event(enable_timing=True))
                  for _ in range(iterations)]
-        with torch.no_grad(), torch.cuda.stream(run.stream):
+        with torch.no_grad(), cuda.stream(run.stream):
             for start, end in pairs:
                 start.record(run.stream)
                 run.launch()

@@ -15,6 +15,7 @@ Written against the TensorRT 10/11 Python API documentation; see
 
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -25,7 +26,9 @@ from ..export import spec_onnx
 from ..gpu_settings import engine_cache_key, file_hash, timing_cache_name
 from ..paths import cache_dir
 from .base import ModelSpec, Prepared
-from .gpu import CudaBackend, cuda_status, tensorrt_status
+from .gpu import CudaBackend, cuda_status, fill_on, tensorrt_status
+
+log = logging.getLogger(__name__)
 
 
 def _write_bytes(path: Path, data: Any) -> None:
@@ -39,6 +42,55 @@ def _write_bytes(path: Path, data: Any) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+def _set_timing_cache(config: Any, data: bytes) -> Any | None:
+    """A timing cache made from ``data`` and attached to ``config``, or None if TensorRT refuses it.
+
+    ``IBuilderConfig.create_timing_cache`` returns None for a blob it cannot
+    read (the binding passes on ``createTimingCache``'s null pointer; NVIDIA/
+    TensorRT ``python/src/infer/pyCore.cpp``), and ``set_timing_cache``
+    returns False for a cache from another TensorRT or GPU.
+    """
+    try:
+        cache = config.create_timing_cache(data)
+        if cache is not None and config.set_timing_cache(cache, False):
+            return cache
+    except (RuntimeError, TypeError, ValueError):
+        pass
+    return None
+
+
+def attach_timing_cache(config: Any, path: Path) -> Any:
+    """The builder's timing cache from ``path``, attached to ``config``.
+
+    A file TensorRT cannot use (truncated, garbage, from another version) is
+    moved aside to ``<name>.corrupt`` with one warning, and the build starts
+    from an empty cache that replaces it afterwards. ``DeviceError`` (one
+    line) if the file cannot be read or moved, or TensorRT makes no empty cache.
+    """
+    try:
+        data = path.read_bytes() if path.exists() else b""
+    except OSError as exc:
+        raise DeviceError(f"cannot read the TensorRT timing cache {path} ({exc.strerror}); "
+                          "delete it and rerun") from None
+    if data:
+        cache = _set_timing_cache(config, data)
+        if cache is not None:
+            return cache
+        aside = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, aside)
+        except OSError as exc:
+            raise DeviceError(f"TensorRT cannot use the timing cache {path} and it cannot be moved "
+                              f"aside ({exc.strerror}); delete it and rerun") from None
+        log.warning("TensorRT cannot use the timing cache %s; moved it to %s and starting an "
+                    "empty one", path, aside.name)
+    cache = _set_timing_cache(config, b"")
+    if cache is None:
+        raise DeviceError("TensorRT could not create an empty timing cache; check the TensorRT "
+                          "installation (pip install 'latkit[gpu]')")
+    return cache
 
 
 class TensorRTBackend(CudaBackend):
@@ -102,8 +154,7 @@ class TensorRTBackend(CudaBackend):
         config = builder.create_builder_config()
         config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, self.settings.workspace_mb << 20)
         config.profiling_verbosity = trt.ProfilingVerbosity.DETAILED  # layer names for IProfiler
-        cache = config.create_timing_cache(timing_cache.read_bytes() if timing_cache.exists() else b"")
-        config.set_timing_cache(cache, False)
+        cache = attach_timing_cache(config, timing_cache)
         plan = builder.build_serialized_network(network, config)
         if plan is None:
             raise DeviceError(f"TensorRT could not build an engine from {onnx.name} (its log above "
@@ -150,8 +201,8 @@ class TensorRTBackend(CudaBackend):
 
         runtime, engine, path, built = self._load(spec)
         context = engine.create_execution_context()
-        buffers = self._bind(engine, context)
         stream = torch.cuda.Stream()
+        buffers = fill_on(stream, lambda: self._bind(engine, context))
         handle = stream.cuda_stream
         if not context.execute_async_v3(handle):
             raise RuntimeError(f"TensorRT execute_async_v3 failed for {spec.key}")
@@ -159,11 +210,10 @@ class TensorRTBackend(CudaBackend):
         def enqueue() -> None:
             context.execute_async_v3(handle)
 
-        run = self.make_run(stream, enqueue, {"runtime": runtime, "engine": engine,
-                                              "context": context, "buffers": buffers})
-        info = {"engine": str(path), "engine_built": built, "cuda_graph": run.cuda_graph,
-                "io": {n: [list(b.shape), str(b.dtype)] for n, b in buffers.items()}}
-        return Prepared(spec, run, info)
+        run = self.make_run(spec.key, stream, enqueue, {"runtime": runtime, "engine": engine,
+                                                        "context": context, "buffers": buffers})
+        return self.prepared(spec, run, engine=str(path), engine_built=built,
+                             io={n: [list(b.shape), str(b.dtype)] for n, b in buffers.items()})
 
     def layer_times(self, prepared: Prepared, runs: int = 20) -> dict[str, float]:
         """Median milliseconds per engine layer over ``runs`` inferences, via ``IProfiler``.

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from .base import ModelSpec, Prepared
-from .gpu import CudaBackend
+from .gpu import CudaBackend, fill_on
 
 
 class TorchCudaBackend(CudaBackend):
@@ -41,14 +41,16 @@ class TorchCudaBackend(CudaBackend):
             self._saved_benchmark = torch.backends.cudnn.benchmark
             torch.backends.cudnn.benchmark = self.cudnn_benchmark
         dtype = torch.float16 if self.settings.precision == "fp16" else torch.float32
-        module = spec.build_module().eval().to(device="cuda", dtype=dtype)
-        x = torch.randn(spec.input_shape, device="cuda").to(dtype)
+        stream = torch.cuda.Stream()
+        module, x = fill_on(stream, lambda: (
+            spec.build_module().eval().to(device="cuda", dtype=dtype),
+            torch.randn(spec.input_shape, device="cuda").to(dtype)))
 
         def enqueue() -> Any:
             return module(x)
 
-        run = self.make_run(torch.cuda.Stream(), enqueue, {"module": module, "input": x})
-        return Prepared(spec, run, {"cuda_graph": run.cuda_graph})
+        run = self.make_run(spec.key, stream, enqueue, {"module": module, "input": x})
+        return self.prepared(spec, run)
 
     def close(self) -> None:
         if self._saved_benchmark is not None:
