@@ -19,6 +19,7 @@ same feature space over a pool of candidates, so they cover the directions in
 which devices disagree. Nothing here needs a particular search space: the pool
 is every architecture of a small space (or of the source tables) or a seeded
 sample of a large one, and the per-decision term uses ``space.features``.
+Reference pools leave out degenerate architectures (:func:`usable`).
 """
 
 from __future__ import annotations
@@ -166,6 +167,19 @@ def select_references(z_pool: np.ndarray, arch_features: np.ndarray | None, n: i
 def space_size(space: Any) -> int:
     """Number of decision combinations of ``space`` (an upper bound on its size)."""
     return math.prod(len(d.choices) for d in space.decisions())
+
+
+def usable(space: Any, archs: Sequence[Any]) -> list[Any]:
+    """``archs`` without the degenerate ones (``space.is_degenerate``, where the space has it).
+
+    A degenerate architecture's output ignores its input (e.g. a NAS-Bench-201
+    cell whose every path to the output passes through ``none``). Devices
+    measure them inconsistently (in HELP's tables most take under 0.1 ms on
+    pixel3 and several ms on the Xeons), and their accuracy is chance, so they
+    make poor reference architectures.
+    """
+    degenerate = getattr(space, "is_degenerate", None)
+    return list(archs) if degenerate is None else [a for a in archs if not degenerate(a)]
 
 
 def candidate_pool(space: Any, limit: int = ENUMERATE_LIMIT, sample: int = SAMPLED_POOL,

@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import CorruptFileError, LatkitError
 from .fewshot import (ARCH_WEIGHT, DEFAULT_ALPHAS, FewShotTransfer, SourceScale, arch_features,
-                      candidate_pool, select_references)
+                      candidate_pool, select_references, usable)
 from .jsonio import read_json, write_json
 from .lut import LatencyTable
 from .paths import profiles_dir
@@ -161,12 +161,12 @@ def source_matrix(sources: Sequence[Profile], archs: Sequence[Any]) -> np.ndarra
 
 def source_pool(space: SearchSpace, sources: Sequence[Profile]) -> list[Any]:
     """Candidate architectures: those every per-architecture source table holds,
-    else the whole (small) space or a seeded sample of it."""
+    else the whole (small) space or a seeded sample of it; never degenerate ones."""
     tables = [getattr(s, "entries") for s in sources if isinstance(getattr(s, "entries", None), dict)]
     if tables and len(tables) == len(sources):
         common = set(tables[0]).intersection(*tables[1:])
-        return [space.parse(key) for key in tables[0] if key in common]
-    return candidate_pool(space)
+        return usable(space, [space.parse(key) for key in tables[0] if key in common])
+    return usable(space, candidate_pool(space))
 
 
 def reference_archs(space: SearchSpace, sources: Sequence[Profile], n: int) -> list[Any]:

@@ -310,3 +310,42 @@ def test_unreadable_timing_cache_is_one_line_error(trt_build, tmp_path) -> None:
     with pytest.raises(DeviceError) as info:
         trt_build(timing)
     assert "\n" not in str(info.value) and "delete it" in str(info.value)
+
+
+def test_measure_cli_passes_the_launch_mode_and_reports_it(monkeypatch) -> None:
+    """Plumbing only: ``--no-cuda-graph`` reaches the backend, its ``info`` reaches ``--json``."""
+    import json
+
+    from click.testing import CliRunner
+
+    import latency_kit.backends as backends
+    from latency_kit.backends.base import Backend, Prepared
+    from latency_kit.cli import main
+
+    opened: dict[str, Any] = {}
+
+    class Recorder(Backend):
+        name = runtime = "recorder"
+
+        def __init__(self, **options: Any):
+            opened.update(options)
+
+        def fingerprint(self) -> dict[str, Any]:
+            return {"device": "recorder", "runtime": self.runtime}
+
+        def prepare(self, spec: ModelSpec) -> Prepared:
+            return Prepared(spec, None, {"launch": launch_mode(opened["cuda_graph"] is not False)})
+
+        def run_batch(self, prepared: Prepared, iterations: int) -> float:
+            return 0.5
+
+    monkeypatch.setattr(backends, "open_backend", lambda device, **options: Recorder(**options))
+    arch = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
+    result = CliRunner().invoke(main, ["measure", "--device", "gpu", "--space", "nb201", "--arch",
+                                       arch, "--repeats", "3", "--no-cuda-graph", "--json"])
+    assert result.exit_code == 0, result.output
+    assert opened["cuda_graph"] is False
+    assert json.loads(result.stdout)["info"] == {"launch": "eager"}
+    text = CliRunner().invoke(main, ["measure", "--device", "gpu", "--space", "nb201", "--arch",
+                                     arch, "--repeats", "3"])
+    assert opened["cuda_graph"] is None and "cuda-graph launches" in text.output

@@ -16,29 +16,45 @@ from ._common import emit_json, json_option, resolution_option, space_option, sp
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--repeats", type=click.IntRange(min=3), default=30, show_default=True,
               help="Timed batches.")
+@click.option("--cuda-graph/--no-cuda-graph", "cuda_graph", default=None,
+              help="GPU devices: replay each inference as a CUDA graph (default on); with it "
+                   "on, a network that cannot be captured is an error, not a plain-launch time.")
 @json_option
 def measure(device: str, space: str, arch: str, resolution: int | None, threads: int, batch: int,
-            repeats: int, as_json: bool) -> None:
+            repeats: int, cuda_graph: bool | None, as_json: bool) -> None:
     """Measure one architecture end to end and print its median latency.
 
     With --json the record carries the median (``latency_ms``), its spread
-    (p10/p90, IQR, CV, count) and the fingerprint of what was measured.
+    (p10/p90, IQR, CV, count), what the backend reports about this network
+    (``info``: on a GPU, ``launch`` is ``cuda-graph`` or ``eager``) and the
+    fingerprint of what was measured.
     """
     from ..api import arch_spec, parse_arch
     from ..backends import open_backend
-    from ..engine import MeasureSettings, measure as measure_spec
+    from ..engine import MeasureSettings, measure_prepared
     from ..spaces import get_space
 
     space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
     parsed = parse_arch(space_obj, arch, resolution)
     spec = arch_spec(space_obj, parsed, batch)
     settings = MeasureSettings(repeats=repeats, warmup_ms=200, batch_ms=20)
-    with open_backend(device, batch=batch, threads=threads) as backend:
-        stats = measure_spec(backend, spec, settings)
+    with open_backend(device, batch=batch, threads=threads, cuda_graph=cuda_graph) as backend:
+        prepared = backend.prepare(spec)
+        try:
+            stats = measure_prepared(backend, prepared, settings)
+        finally:
+            backend.release(prepared)
         fingerprint = {**backend.fingerprint(), "batch": batch, "input_shape": list(spec.input_shape)}
     if as_json:
         emit_json({"arch": space_obj.format(parsed), "device": device, "latency_ms": stats.median_ms,
-                   **stats.to_dict(), "fingerprint": fingerprint})
+                   **stats.to_dict(), "info": _plain(prepared.info), "fingerprint": fingerprint})
     else:
+        launch = f", {prepared.info['launch']} launches" if "launch" in prepared.info else ""
         click.echo(f"{stats.median_ms:.3f} ms (p10 {stats.p10_ms:.3f}, p90 {stats.p90_ms:.3f}, "
-                   f"CV {stats.cv:.3f}, n={stats.count}{', FLAGGED noisy' if stats.flagged else ''})")
+                   f"CV {stats.cv:.3f}, n={stats.count}{launch}"
+                   f"{', FLAGGED noisy' if stats.flagged else ''})")
+
+
+def _plain(info: dict) -> dict:
+    """The JSON-safe part of a backend's per-model ``info``."""
+    return {k: v for k, v in info.items() if isinstance(v, (str, int, float, bool, list, dict))}

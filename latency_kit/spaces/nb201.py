@@ -20,6 +20,19 @@ per (operation, channels, size) of the cell edges, e.g.
 ``nb201-edge:nor_conv_3x3-input:16x16x32``. ``skip_connect`` and ``none`` edges
 carry no block: they compute nothing a device could time on its own; the
 whole-network calibration of a profile absorbs the sums they add.
+
+Degenerate cells: in 341 of the 15,625 cells every path from the input to
+node 3 passes through ``none`` (e.g. all ``none``), so the cell's output is
+zero whatever its input; NAS-Bench-201 gives all of them 10% CIFAR-10
+accuracy (chance). Such a cell is built as ``x * 0``, NAS-Bench-201's own
+``none`` operation (``Zero`` returns ``x.mul(0.0)`` in D-X-Y/AutoDL-Projects
+``xautodl/models/cell_operations.py``), and none of its edges runs or is a
+block (none reaches the output). The exported graph keeps its input: ONNX Runtime does not fold
+``x * 0`` (NaN and infinite inputs must propagate) and measures the stem,
+reductions, head and the ``x * 0`` nodes. LiteRT's converter does fold it
+(the ``.tflite`` keeps its input but no operator), so there the network
+measures as a constant, close to 0 ms, like most of these cells in HELP's
+pixel3 table. See :func:`is_degenerate`.
 """
 
 from __future__ import annotations
@@ -143,6 +156,10 @@ class NASBench201(SearchSpace[NB201Arch]):
         self.validate(arch)
         return _blocks(arch.ops, self.classes)
 
+    def is_degenerate(self, arch: NB201Arch) -> bool:
+        """Whether ``arch``'s output is independent of its input (see :func:`is_degenerate`)."""
+        return is_degenerate(self.validate(arch).ops)
+
     def all_blocks(self) -> list[Block]:
         every = {b.key: b for ops in [(op,) * len(EDGES) for op in MEASURED_OPS]
                  for b in _blocks(ops, self.classes)}
@@ -181,6 +198,19 @@ class NASBench201(SearchSpace[NB201Arch]):
         return NB201Network(arch.ops, self.classes).eval()
 
 
+def is_degenerate(ops: Sequence[str]) -> bool:
+    """True when no path of non-``none`` edges joins the cell input (node 0) to node 3.
+
+    The cell then outputs zero for every input; 341 of the 15,625 cells are
+    like this. ``ops`` is in string (``EDGES``) order.
+    """
+    reached = {0}
+    for (to, src), op in zip(EDGES, ops):  # EDGES is in topological order
+        if op != "none" and src in reached:
+            reached.add(to)
+    return 3 not in reached
+
+
 # -- keys ------------------------------------------------------------------------
 
 def _edge_key(op: str, channels: int, size: int) -> str:
@@ -191,7 +221,7 @@ def _edge_key(op: str, channels: int, size: int) -> str:
 def _blocks(ops: tuple[str, ...], classes: int) -> list[Block]:
     blocks = [Block(f"nb201-stem-input:{RESOLUTION}x{RESOLUTION}x3-output:"
                     f"{RESOLUTION}x{RESOLUTION}x{STEM_CHANNELS}", (1, 3, RESOLUTION, RESOLUTION))]
-    measured = [op for op in ops if op in MEASURED_OPS]
+    measured = [] if is_degenerate(ops) else [op for op in ops if op in MEASURED_OPS]
     for s, (channels, size) in enumerate(STAGES):
         if s > 0:
             cin, hin = STAGES[s - 1]

@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .nb201 import CELLS_PER_STAGE, EDGES, STAGES, STEM_CHANNELS
+from .nb201 import CELLS_PER_STAGE, EDGES, STAGES, STEM_CHANNELS, is_degenerate
 
 
 class ReLUConvBN(nn.Sequential):
@@ -65,14 +65,23 @@ class Head(nn.Module):
 
 
 class Cell(nn.Module):
-    """One NAS-Bench-201 cell: node i sums its incoming edges; node 3 is the output."""
+    """One NAS-Bench-201 cell: node i sums its incoming edges; node 3 is the output.
+
+    A degenerate cell (no path from the input to node 3 avoids ``none``) is
+    ``x * 0`` and nothing else: the benchmark's ``none`` operation, which keeps
+    the input in exported graphs where a constant zero would let ONNX
+    Runtime drop the input altogether.
+    """
 
     def __init__(self, ops: Sequence[str], channels: int):
         super().__init__()
-        self.wiring = [(to, src) for (to, src), op in zip(EDGES, ops) if op != "none"]
-        self.edges = nn.ModuleList(edge_module(op, channels) for op in ops if op != "none")
+        kept = [] if is_degenerate(ops) else [(e, op) for e, op in zip(EDGES, ops) if op != "none"]
+        self.wiring = [edge for edge, _ in kept]
+        self.edges = nn.ModuleList(edge_module(op, channels) for _, op in kept)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.wiring:
+            return x.mul(0.0)
         # As in the benchmark's network, every non-``none`` edge runs, even from
         # a node whose inputs are all ``none`` (that node is zero).
         nodes: list[torch.Tensor | None] = [x, None, None, None]
@@ -81,7 +90,9 @@ class Cell(nn.Module):
                 nodes[src] = torch.zeros_like(x)
             out = edge(nodes[src])
             nodes[to] = out if nodes[to] is None else nodes[to] + out
-        return nodes[3] if nodes[3] is not None else torch.zeros_like(x)
+        output = nodes[3]
+        assert output is not None  # a cell that is not degenerate reaches node 3
+        return output
 
 
 class NB201Network(nn.Module):
