@@ -312,6 +312,7 @@ def test_unreadable_timing_cache_is_one_line_error(trt_build, tmp_path) -> None:
     assert "\n" not in str(info.value) and "delete it" in str(info.value)
 
 
+@pytest.mark.plumbing
 def test_measure_cli_passes_the_launch_mode_and_reports_it(monkeypatch) -> None:
     """Plumbing only: ``--no-cuda-graph`` reaches the backend, its ``info`` reaches ``--json``."""
     import json

@@ -52,6 +52,7 @@ def test_degenerate_cells_counted_from_their_definition() -> None:
     assert is_degenerate(("nor_conv_3x3", "none", "none", "none", "none", "none"))
 
 
+@pytest.mark.refdata
 def test_degenerate_accuracy_is_chance_in_the_benchmark(refdata) -> None:
     """NAS-Bench-201 trained every one of the 341 cells to exactly 10% on CIFAR-10."""
     data = json.loads((refdata / "nb201_minibench" / "nb201_accuracies.json").read_text())
@@ -121,18 +122,39 @@ def test_pools_leave_degenerate_cells_out(tmp_path) -> None:
     assert set(source_pool(space, [table])) == set(pool)
 
 
-def test_help_reference_sets_hold_no_degenerate_cell(refdata, tmp_path) -> None:
-    """The README tour's sources (HELP's pixel3 and gold_6240) and HELP's own 10 references."""
+def _help_sources(refdata, out) -> list:
+    """HELP's pixel3 and gold_6240 NB201 tables as table profiles (the README tour's sources)."""
     root = refdata / "help" / "nasbench201"
-    space = get_space("nb201")
     index = _help(root / "str_arch2idx.pt")
-    by_index = {i: a for a, i in index.items()}
-    assert not any(space.is_degenerate(space.parse(by_index[int(i)]))
-                   for i in _help(root / "hardware_embedding_index.pt"))
     sources = []
     for device in ("pixel3", "gold_6240"):
         latency = _help(root / "latency" / f"{device}.pt")
         entries = {a: float(latency[i]) for a, i in index.items()}
-        sources.append(write_table_profile(tmp_path / device, device, "nb201", entries, {}))
-    refs = reference_archs(space, sources, 30)
+        sources.append(write_table_profile(out / device, device, "nb201", entries, {}))
+    return sources
+
+
+@pytest.mark.refdata
+def test_help_reference_sets_hold_no_degenerate_cell(refdata, tmp_path) -> None:
+    """The README tour's sources pick none, and neither does HELP's own 10-shot set."""
+    root = refdata / "help" / "nasbench201"
+    space = get_space("nb201")
+    by_index = {i: a for a, i in _help(root / "str_arch2idx.pt").items()}
+    assert not any(space.is_degenerate(space.parse(by_index[int(i)]))
+                   for i in _help(root / "hardware_embedding_index.pt"))
+    refs = reference_archs(space, _help_sources(refdata, tmp_path), 30)
     assert len(set(refs)) == 30 and not any(space.is_degenerate(a) for a in refs)
+
+
+@pytest.mark.slow
+@pytest.mark.refdata
+def test_readme_few_shot_tour_runs(refdata, tmp_path) -> None:
+    """`latkit profile --device cpu --space nb201 --few-shot N --from pixel3 --from gold_6240`."""
+    from latency_kit import load_profile
+
+    froms = [x for p in _help_sources(refdata, tmp_path) for x in ("--from", str(p.path))]
+    result = CliRunner().invoke(main, ["profile", "--device", "cpu", "--space", "nb201",
+                                       "--few-shot", "4", *froms, "--name", "tour"])
+    assert result.exit_code == 0, result.output
+    rows = load_profile("tour").measurements
+    assert len(rows) == 4 and all(r["value_ms"] > 0 for r in rows)
