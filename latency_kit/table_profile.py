@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import CorruptFileError, LatkitError
+from .errors import ArchError, CorruptFileError, LatkitError
 from .jsonio import write_json
 from .lut import LatencyTable
 from .profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
@@ -65,6 +65,15 @@ class TableProfile(Profile):
                 ) from None
         return out
 
+    def architectures(self) -> list[Any]:
+        """Every architecture the table holds, parsed in the profile's space (table order).
+
+        A table may hold only part of the space (HW-NAS-Bench and BRP-NAS tables
+        do); searches over it draw from these architectures only.
+        """
+        space = self.space
+        return [space.parse(key) for key in self.entries]
+
     def lut_sum(self, arch: Any) -> float:
         """A per-architecture table has no blocks: the table value itself."""
         return float(self.predict_many([arch])[0])
@@ -92,14 +101,27 @@ def canonical(space: str, arch: str) -> str:
 
 
 @lru_cache(maxsize=16)
-def canonicalizer(space: str) -> Callable[[str], str]:
-    """A function normalising arch strings of ``space`` (stripping only, if unregistered)."""
+def canonicalizer(space: str) -> Callable[[Any], str]:
+    """A function giving the table key of an architecture of ``space`` written as
+    a string or in the space's JSON form (strings stripped only, if unregistered).
+
+    Raises :class:`~latency_kit.errors.ArchError` for an architecture that is
+    not one of the space.
+    """
     from .spaces import SPACES, get_space
 
     if space not in SPACES:
-        return str.strip
+        return lambda arch: _unregistered(space, arch)
     obj = get_space(space)
-    return lambda text: obj.format(obj.parse(text))
+    return lambda arch: obj.format(obj.from_json(arch) if isinstance(arch, dict)
+                                   else obj.parse(str(arch)))
+
+
+def _unregistered(space: str, arch: Any) -> str:
+    if not isinstance(arch, str):
+        raise ArchError(f"space {space!r} is not registered here, so its architectures must be "
+                        "written as strings")
+    return arch.strip()
 
 
 def write_table_profile(out: Path, name: str, space: str, entries: dict[str, float],

@@ -1,6 +1,8 @@
 """Cost sources: how expensive an architecture is, in ms or MAdds.
 
 * :class:`ProfileCost` -- a device profile's latency predictor (``--device NAME``), ms;
+  for a per-architecture profile (an imported HELP, HW-NAS-Bench or BRP-NAS
+  table) it is a :class:`TableProfileCost`;
 * :class:`TableCost` -- a per-architecture table (``table:PATH``), ms;
 * :class:`MAddsCost` -- multiply-adds counted on the real network (``madds``).
 
@@ -15,13 +17,18 @@ from typing import Any, Sequence
 import numpy as np
 
 from latency_kit.errors import LatkitError
+from latency_kit.formats.arch_tables import collect, read_table
+from latency_kit.formats.checks import check_plausible
 from latency_kit.spaces import SearchSpace
+from latency_kit.table_profile import TableProfile
 
 from .sources import ArchTableMixin, CostSource, file_digest, one_torch_thread
 
 COST_FORMS = "table:PATH (per-architecture ms) or madds"
+_UNIT_FIX = ("table:PATH is in ms: convert it, or import it with `latkit lut import --format "
+             "table --unit {unit} --name NAME` and pass --device NAME")
 # Files of a profile directory that determine its predictions.
-_PROFILE_FILES = ("profile.json", "lut.json", "calibration.json", "predictor.json")
+_PROFILE_FILES = ("profile.json", "lut.json", "calibration.json", "predictor.json", "table.json")
 
 
 class ProfileCost(CostSource):
@@ -33,6 +40,12 @@ class ProfileCost(CostSource):
     """
 
     unit = "ms"
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "ProfileCost":
+        profile = args[1] if len(args) > 1 else kwargs.get("profile")
+        if cls is ProfileCost and isinstance(profile, TableProfile):
+            cls = TableProfileCost  # every route to a table profile answers like table:PATH
+        return super().__new__(cls)
 
     def __init__(self, space: SearchSpace | None, profile: Any):
         self.profile = profile
@@ -62,6 +75,27 @@ class ProfileCost(CostSource):
                 + f";predictor={self.profile.predictor_identity}")
 
 
+class TableProfileCost(ProfileCost):
+    """Latency (ms) from a per-architecture profile (``kind: "table"``).
+
+    Such a table may hold only part of the space (HW-NAS-Bench and BRP-NAS
+    tables do), so it behaves as ``table:PATH`` does: :meth:`archs` lists what
+    it holds, searches draw from those architectures only, and its range is exact.
+    """
+
+    def __init__(self, space: SearchSpace | None, profile: TableProfile):
+        super().__init__(space, profile)
+        self._archs = profile.architectures()
+
+    def archs(self) -> list[Any]:
+        """Every architecture the table holds (in table order)."""
+        return list(self._archs)
+
+    def known_range(self) -> tuple[float, float] | None:
+        values = self.profile.entries.values()
+        return (min(values), max(values))
+
+
 def _covered_space(profile: Any, space: SearchSpace | None) -> SearchSpace:
     own = profile.space
     if space is None or space == own:
@@ -69,6 +103,8 @@ def _covered_space(profile: Any, space: SearchSpace | None) -> SearchSpace:
     if own.name != space.name:
         raise LatkitError(f"profile {profile.name!r} was measured for space {own.name}, not "
                           f"{space.name}; pass --space {own.name} or profile this space")
+    if isinstance(profile, TableProfile):
+        return own  # no blocks to cover: the table answers for the architectures it holds
     lut = getattr(profile, "lut", None)
     if lut is None:
         return space
@@ -90,6 +126,30 @@ class TableCost(ArchTableMixin, CostSource):
     """
 
     unit = "ms"
+
+    @classmethod
+    def from_file(cls, path: str | Path, space: SearchSpace) -> "TableCost":
+        """The table in a CSV (header ``arch,value``) or JSON-lines file, in ms.
+
+        Read as ``latkit lut import --format table`` reads it
+        (:func:`latency_kit.formats.arch_tables.read_table`): a UTF-8
+        byte-order mark is accepted, an architecture found twice is an error
+        naming both lines, a value must be a latency >= 0, and a median
+        outside 10 us to 5 min per network is refused (the file is then in
+        another unit). Raises :class:`LatkitError`.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise LatkitError(f"table {path} does not exist; give table:PATH of a CSV or "
+                              "JSON-lines file")
+
+        def parse(arch: Any) -> Any:
+            return space.from_json(arch) if isinstance(arch, dict) else space.parse(str(arch))
+
+        values = collect(read_table(path).rows, parse, str(path),
+                         what=f"{space.name} architecture")
+        check_plausible(values.values(), "network", str(path), "ms", fix=_UNIT_FIX)
+        return cls(space, values, str(path.resolve()), file_digest(path))
 
     def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
         return self.lookup_many(archs)

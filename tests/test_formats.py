@@ -188,7 +188,7 @@ def test_malformed_files_raise_one_line(tmp_path, fmt, text):
 def test_help_list_length_must_match_index(tmp_path):
     (tmp_path / "idx.json").write_text(json.dumps({ARCH_NB201: 0}))
     (tmp_path / "lat.pkl").write_bytes(pickle.dumps([1.0, 2.0]))
-    with pytest.raises(CorruptFileError, match="2 values but the arch index has 1"):
+    with pytest.raises(CorruptFileError, match="2 values but the arch index idx.json has 1"):
         import_tables("help", [tmp_path / "lat.pkl"], "h", index=tmp_path / "idx.json")
 
 

@@ -24,8 +24,10 @@ _EXPORT = ("ofa-yaml", "proxyless-yaml", "csv", "json", "table")
                    "per-architecture tables, the file's own for json).")
 @click.option("--index", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Arch index {arch string: position}, e.g. HELP's str_arch2idx.pt.")
-@click.option("--unit", type=click.Choice(["ms", "s", "us"]), default="ms", show_default=True,
-              help="Unit of per-architecture values (Eagle pickles are in s).")
+@click.option("--unit", type=click.Choice(["ms", "s", "us"]), default=None,
+              help="Unit of the files' latencies, in every format (default ms; Eagle pickles "
+                   "are in s). A median that is no latency of a whole network (10 us to 5 min) "
+                   "or of a block (2 us to 1 min) is refused, naming the unit that fits.")
 @click.option("--key", "key_path", default=None,
               help="Path into a nested dict, e.g. nasbench201/cifar10/pixel3_latency.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
@@ -33,10 +35,14 @@ _EXPORT = ("ofa-yaml", "proxyless-yaml", "csv", "json", "table")
 @click.option("--force", is_flag=True, help="Replace an existing profile of that name.")
 @json_option
 def import_(files: tuple[Path, ...], fmt: str, name: str, space: str | None, index: Path | None,
-            unit: str, key_path: str | None, out: Path | None, force: bool, as_json: bool) -> None:
+            unit: str | None, key_path: str | None, out: Path | None, force: bool,
+            as_json: bool) -> None:
     """Import latency tables from other tools as the device profile NAME.
 
     Example: latkit lut import --format ofa-yaml note10_lut/*.yaml --name note10
+
+    A key found twice in one file is an error naming both lines (positions in
+    a pickle); a list joined with --index must match it position for position.
     """
     from ..formats import import_tables
     from ..table_profile import TableProfile
@@ -45,13 +51,19 @@ def import_(files: tuple[Path, ...], fmt: str, name: str, space: str | None, ind
                             key_path=key_path, out=out, force=force)
     size = len(profile.entries) if isinstance(profile, TableProfile) else len(profile.lut)
     what = "architectures" if isinstance(profile, TableProfile) else "block entries"
+    sources = profile.meta.get("fingerprint", {}).get("sources", [])
+    joins = [dict(s["joined"], file=s["name"]) for s in sources if s.get("joined")]
     if as_json:
         emit_json({"name": profile.name, "path": str(profile.path), "space": profile.meta["space"],
                    "kind": profile.meta.get("kind", "lut"), "entries": size,
+                   "unit": unit or "ms", "joined": joins,
                    "space_options": profile.meta.get("space_options", {})})
         return
     click.echo(f"imported {size} {what} ({profile.meta['space']}) from {len(files)} file(s) "
                f"as profile {profile.name!r} at {profile.path}")
+    for join in joins:
+        click.echo(f"{join['file']}: {join['matched']} of {join['positions']} positions matched "
+                   f"an architecture of the index ({join['index']} architectures)")
 
 
 @click.command("export")

@@ -23,8 +23,10 @@ name               import  export  what
 What the import keeps: block keys, counts and means exactly; the files'
 spread (``std``/``var``) as ``cv``. Each file is also stored verbatim in the
 profile's ``source.json``, so exporting an unchanged import to its own format
-reproduces the files exactly. The fingerprint records each file's path,
-format and SHA-256.
+reproduces the files exactly (files given in another ``unit`` are exported
+from the converted values). The fingerprint records each file's path, format,
+SHA-256, unit and entry count. The rules every importer applies (duplicates,
+units, short messages) are in :mod:`latency_kit.formats.checks`.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ from ..paths import profiles_dir
 from ..profile import LUT_FILE, META_FILE, SCHEMA, VERSION, Profile, load_profile
 from . import arch_tables, block_tables, yaml_lut
 from ._common import source_record
+from .checks import check_plausible, unit_scale
 
 SOURCE_FILE = "source.json"
 SOURCE_SCHEMA = "latkit.source"
@@ -54,15 +57,34 @@ DEFAULT_SPACES = {"ofa-yaml": "ofa-mbv3", "proxyless-yaml": "proxylessnas", "csv
 
 
 def import_tables(fmt: str, files: Sequence[str | Path], name: str, space: str | None = None,
-                  index: str | Path | None = None, unit: str = "ms", key_path: str | None = None,
-                  out: str | Path | None = None, force: bool = False) -> Profile:
-    """Import ``files`` of format ``fmt`` as the profile ``name``; return it loaded."""
+                  index: str | Path | None = None, unit: str | None = None,
+                  key_path: str | None = None, out: str | Path | None = None,
+                  force: bool = False) -> Profile:
+    """Import ``files`` of format ``fmt`` as the profile ``name``; return it loaded.
+
+    ``unit`` (``ms``, ``s`` or ``us``; default ms) is the unit of the files'
+    latencies, in every format (a latkit ``lut.json`` is always ms). Each file
+    is checked by :mod:`latency_kit.formats.checks`: a key found twice in it is
+    an error naming both places, and a median that is no latency of a whole
+    network (per-architecture formats) or of a block (block formats) is an
+    error naming the unit that fits. Keys repeated *across* files merge (OFA's
+    per-resolution files pool their shared head blocks; per-architecture files
+    are read in order, later ones winning). The fingerprint's ``sources`` give
+    each file's path, format, SHA-256, unit, entry count and, for a list
+    joined with ``index``, ``joined``: ``{"positions", "index", "matched"}``.
+    Raises :class:`LatkitError` (:class:`CorruptFileError` for a bad file).
+    """
     if fmt not in IMPORT_FORMATS:
         raise UnknownNameError("import format", fmt, IMPORT_FORMATS)
     if not files:
         raise LatkitError("give at least one file to import")
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
         raise LatkitError(f"profile name {name!r}: use letters, digits, '.', '_' and '-'")
+    unit_scale(unit)  # an unknown unit fails before anything is read
+    if index is not None and fmt not in ("help", "dict"):
+        raise LatkitError(f"--index is for --format help or dict; a {fmt} file names its keys itself")
+    if key_path is not None and fmt != "dict":
+        raise LatkitError("--key is for --format dict (a nested pickle or JSON)")
     paths = [Path(f) for f in files]
     dest = Path(out) if out else profiles_dir() / name
     if (dest / META_FILE).exists():
@@ -72,33 +94,34 @@ def import_tables(fmt: str, files: Sequence[str | Path], name: str, space: str |
     elif dest.exists() and any(dest.iterdir()):
         raise LatkitError(f"{dest} exists and is not a latkit profile; choose another --out")
     if fmt in ARCH_FORMATS:
-        return _import_arch(fmt, paths, name, space or DEFAULT_SPACES[fmt], index, unit,
+        return _import_arch(fmt, paths, name, space or DEFAULT_SPACES[fmt], index, unit or "ms",
                             key_path, dest)
-    return _import_blocks(fmt, paths, name, space, dest)
+    return _import_blocks(fmt, paths, name, space, unit, dest)
 
 
-def _import_blocks(fmt: str, paths: list[Path], name: str, space: str | None,
+def _import_blocks(fmt: str, paths: list[Path], name: str, space: str | None, unit: str | None,
                    dest: Path) -> Profile:
     source: dict[str, Any] | None = None
     if fmt in _FLAVOURS:
         flavour = _FLAVOURS[fmt]
-        raws = [yaml_lut.read_file(p, flavour) for p in paths]
+        raws = [yaml_lut.read_file(p, flavour, unit or "ms") for p in paths]
         space = space or DEFAULT_SPACES[fmt]
         table = yaml_lut.merge(raws, flavour, space, name)
         records = [raw.record for raw in raws]
-        source = {"schema": SOURCE_SCHEMA, "version": 1, "format": fmt,
+        source = {"schema": SOURCE_SCHEMA, "version": 1, "format": fmt, "unit": unit or "ms",
                   "files": [{"name": r.name, "resolution": r.resolution, "entries": r.entries}
                             for r in raws],
                   "imported": {k: s.median_ms for k, s in table.entries.items()}}
     else:
         table = LatencyTable(space=space or DEFAULT_SPACES.get(fmt, "ofa-mbv3"), name=name)
+        records = []
         for path in paths:
-            part = (block_tables.read_lut_json(path) if fmt == "json"
-                    else block_tables.read_csv(path, table.space, name))
+            part = (block_tables.read_lut_json(path, unit) if fmt == "json"
+                    else block_tables.read_csv(path, table.space, name, unit or "ms"))
             if fmt == "json" and space is None:
                 table.space = part.space
             table.merge(LatencyTable(table.space, name, part.entries), overwrite=True)
-        records = [source_record(p, fmt) for p in paths]
+            records.append(source_record(path, fmt, unit=unit or "ms", entries=len(part)))
     table.name = name
     options = _space_options(table)
     fingerprint = {"device": name, "imported": True, "format": fmt, "sources": records}
@@ -136,20 +159,28 @@ def _import_arch(fmt: str, paths: list[Path], name: str, space: str, index: str 
     from ..table_profile import canonicalizer, write_table_profile
 
     idx = arch_tables.read_index(index) if index else None
+    index_name = Path(index).name if index else "the index"
+    scale = unit_scale(unit)
+    canon = canonicalizer(space)
     entries: dict[str, float] = {}
+    records = []
     for path in paths:
         if fmt == "table":
-            part = arch_tables.read_table_csv(path)
+            part = arch_tables.read_table(path)
         elif fmt == "help":
-            part = arch_tables.read_help(path, idx, unit)
+            part = arch_tables.read_help(path, idx, index_name)
         else:
-            part = arch_tables.read_dict(path, idx, unit, key_path)
-        entries.update(part)
-    norm = canonicalizer(space)
-    entries = {norm(arch): ms for arch, ms in entries.items()}
-    records = [source_record(p, fmt, unit=unit) for p in paths]
+            part = arch_tables.read_dict(path, idx, key_path, index_name)
+        values = arch_tables.collect(
+            part.rows, canon, str(path),
+            lambda value, where: arch_tables.latency_value(value, where) * scale,
+            what=f"{space} architecture")
+        check_plausible(values.values(), "network", str(path), unit)
+        entries.update(values)  # across files, later files win
+        extra = {"joined": part.joined} if part.joined else {}
+        records.append(source_record(path, fmt, unit=unit, entries=len(values), **extra))
     if index:
-        records.append(source_record(index, "arch-index"))
+        records.append(source_record(index, "arch-index", entries=len(idx or {})))
     fingerprint = {"device": name, "imported": True, "format": fmt, "sources": records}
     return write_table_profile(dest, name, space, entries, fingerprint)
 
@@ -190,7 +221,8 @@ def export_profile(profile: Profile, fmt: str, out: str | Path) -> list[Path]:
 
 def _export_yaml(profile: Profile, flavour: yaml_lut.YamlFlavour, out: Path) -> list[Path]:
     source = _read_source(profile)
-    same_format = source is not None and source.get("format") == flavour.name
+    same_format = (source is not None and source.get("format") == flavour.name
+                   and source.get("unit", "ms") == "ms")  # the files are kept as given
     groups = (_source_groups(source) if same_format and source else _groups(profile, flavour))
     imported = source.get("imported", {}) if source else {}
     written = []

@@ -6,7 +6,8 @@ Each block's ``mobile_inverted_conv`` gives kernel, expand ratio and output
 width; the stage of a block is the width it outputs. The file does not state
 the input resolution (OFA keeps it in a separate ``run.config``), so it is
 taken from the ``resolution`` argument, else from an ``image_size`` in a
-``run.config``/``run.exp.config`` beside the file, else ``default_resolution``.
+``run.config``/``run.exp.config`` beside the file, else ``default_resolution``. The file is read as UTF-8 (a byte-order mark is
+accepted) and a key repeated within one object is an error naming both lines.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from typing import Any, Sequence
 from ..errors import ArchError, CorruptFileError
 from ..spaces.ofa_mbv3 import (FEATURE_MIX, HEAD_EXPAND, STEM_WIDTH, WIDTHS, OFAArch,
                                OFAMobileNetV3)
-from ._common import read_text
+from ._common import read_json_file
+from .checks import quote
 
 RUN_CONFIGS = ("run.config", "run.exp.config")
 _PUBLISHED = re.compile(r"lat-(\d+(?:\.\d+)?)ms")
@@ -31,10 +33,7 @@ def read_net_config(path: str | Path, resolution: int | None = None,
     path = Path(path)
     if path.is_dir():
         path = path / "net.config"
-    try:
-        config = json.loads(read_text(path, "net.config"))
-    except json.JSONDecodeError as exc:
-        raise CorruptFileError(f"{path} is not valid JSON: {exc}") from None
+    config = read_json_file(path, "net.config")
     if not isinstance(config, dict) or not isinstance(config.get("blocks"), list):
         raise CorruptFileError(f"{path} is not an OFA net.config (no 'blocks' list)")
     stages = _stages(config, path)
@@ -60,7 +59,7 @@ def _stages(config: dict[str, Any], path: Path) -> tuple[tuple[tuple[int, int], 
         layers = [(int(c["out_channels"]), int(c["kernel_size"]), int(c["expand_ratio"]))
                   for c in convs]
     except (KeyError, TypeError, ValueError) as exc:
-        raise CorruptFileError(f"{path} is not an OFA MobileNetV3 net.config: {exc!r}") from None
+        raise CorruptFileError(f"{path} is not an OFA MobileNetV3 net.config: {quote(exc)}") from None
     if (stem, head, mix) != (STEM_WIDTH, HEAD_EXPAND, FEATURE_MIX):
         raise ArchError(
             f"{path} is an OFA MobileNetV3 with stem {stem}, head {head}->{mix}; ofa-mbv3 is the "

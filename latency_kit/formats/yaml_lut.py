@@ -13,8 +13,11 @@ Both tools write one mapping per file, block key -> statistics, and sum the
   profile can be exported and inspected but only predicts for a space whose
   keys it holds.
 
-The files are read with ``yaml.safe_load`` only. Neither tool stores a median:
-``median_ms`` holds their mean, which is also the number they sum.
+The files are read with a safe loader that refuses a key repeated within one
+file (:func:`~latency_kit.formats.checks.load_yaml`). Neither tool stores a
+median: ``median_ms`` holds their mean, which is also the number they sum.
+Means and spreads are read in the file's ``unit`` (ms unless given) and
+stored in ms.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ..errors import CorruptFileError
 from ..lut import LatencyTable
 from ..stats import LatencyStats
 from ._common import entry_fields, read_yaml, source_record, stats_from_mean
+from .checks import check_plausible, unit_scale
 
 _STEM = re.compile(r"^Conv-input:(\d+)x(\d+)x3-")
 _FILE_RES = re.compile(r"(\d+)_lookup_table")
@@ -57,16 +61,21 @@ PROXYLESS = YamlFlavour("proxyless-yaml", "var")
 
 @dataclass
 class RawFile:
-    """One imported file, verbatim: kept so an export can reproduce it exactly."""
+    """One imported file, verbatim (in its ``unit``): kept so an export can reproduce it exactly."""
 
     name: str
     entries: dict[str, dict[str, Any]]
     resolution: int | None = None
     record: dict[str, Any] = field(default_factory=dict)
+    unit: str = "ms"
 
 
-def read_file(path: str | Path, flavour: YamlFlavour) -> RawFile:
-    """Parse and validate one table; every problem is one ``CorruptFileError`` line."""
+def read_file(path: str | Path, flavour: YamlFlavour, unit: str = "ms") -> RawFile:
+    """Parse and validate one table; every problem is one ``CorruptFileError`` line.
+
+    Raises :class:`LatkitError` when the median ``mean`` is no latency of a
+    block in ``unit`` (see :data:`~latency_kit.formats.checks.PLAUSIBLE_MS`).
+    """
     path = Path(path)
     data = read_yaml(path, f"{flavour.name} table")
     if not isinstance(data, dict) or not data:
@@ -74,14 +83,18 @@ def read_file(path: str | Path, flavour: YamlFlavour) -> RawFile:
             f"{path} is not a {flavour.name} table: expected a mapping of block keys to "
             f"{{count, mean, {flavour.spread}}}")
     entries = {}
+    means = []
     for key, value in data.items():
-        entry_fields(path, key, value, flavour.spread)
+        means.append(entry_fields(path, key, value, flavour.spread)[1] * unit_scale(unit))
         entries[key] = dict(value)
+    check_plausible(means, "block", str(path), unit)
     resolution = None
     if flavour is OFA:
         resolution = ofa_resolution(path, entries)
+    extra = {"resolution": resolution} if resolution else {}
     return RawFile(path.name, entries, resolution,
-                   source_record(path, flavour.name, **({"resolution": resolution} if resolution else {})))
+                   source_record(path, flavour.name, unit=unit, entries=len(entries), **extra),
+                   unit)
 
 
 def ofa_resolution(path: Path, entries: dict[str, Any]) -> int:
@@ -101,13 +114,16 @@ def merge(files: Sequence[RawFile], flavour: YamlFlavour, space: str, name: str)
 
     A key found in several files (resolution-independent head blocks appear in
     every OFA file) gets the pooled statistics of all its measurements: the
-    count-weighted mean and the pooled std.
+    count-weighted mean and the pooled std (in ms: each file's ``unit`` is
+    applied first; a ``var`` is the square of a std in that unit).
     """
     pooled: dict[str, list[tuple[int, float, float]]] = {}
     for raw in files:
+        scale = unit_scale(raw.unit)
         for key, value in raw.entries.items():
-            std = flavour.std(float(value[flavour.spread]))
-            pooled.setdefault(key, []).append((int(value["count"]), float(value["mean"]), std))
+            std = flavour.std(float(value[flavour.spread])) * scale
+            pooled.setdefault(key, []).append(
+                (int(value["count"]), float(value["mean"]) * scale, std))
     table = LatencyTable(space=space, name=name)
     for key, parts in pooled.items():
         table.add(key, _pool(parts))
