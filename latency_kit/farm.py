@@ -20,6 +20,7 @@ Ray is the ``ray`` extra and is imported only inside these functions.
 from __future__ import annotations
 
 import itertools
+import re
 import time
 from collections import deque
 from pathlib import Path
@@ -158,7 +159,7 @@ def start_workers(device: str, backend_options: dict[str, Any],
             fingerprint, host = ray.get([actor.fingerprint.remote(), actor.node.remote()])
             workers.append((actor, fingerprint, host))
         except ray.exceptions.RayError as exc:
-            errors.append(str(exc).strip().splitlines()[-1])
+            errors.append(_last_line(exc))
     if not workers:
         raise DeviceError(f"no Ray worker could open device {device!r}: {errors[0]}")
     reference = workers[0][1]
@@ -230,8 +231,9 @@ def profile_blocks_ray(job: ProfileJob, workers: Sequence[tuple[Any, dict[str, A
 
 
 def _last_line(exc: BaseException) -> str:
+    """The last line of a Ray error (the worker's own message), without its class prefix."""
     lines = [line for line in str(exc).strip().splitlines() if line.strip()]
-    return lines[-1] if lines else type(exc).__name__
+    return re.sub(r"^[\w.]+(?:Error|Exception): ", "", lines[-1]) if lines else type(exc).__name__
 
 
 def build_profile_ray(device: str, address: str | None, space: str = "ofa-mbv3",

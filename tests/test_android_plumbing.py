@@ -3,18 +3,26 @@
 ``FakeAdb``/``FakePhone`` implement the slice of adbutils' API the backend
 uses (``list``, ``device``, ``shell2``, ``sync.push``) and answer like a
 Pixel 7 would (getprop, sysfs, ``sha256sum``); ``benchmark_model`` answers
-with a log in the tool's format whose numbers are made up. These tests check
-the commands issued, pushing, cleanup, selection errors, the thermal guard and
-unplug handling; the latencies they see mean nothing.
+with a log in the tool's format whose numbers are made up: its lines follow
+``tflite/tools/benchmark/benchmark_model.cc`` (run announcements, statistics,
+summary, peak memory), ``benchmark_tflite_model.cc`` (delegate outcome) and,
+for ``--help=true``, ``tests/fixtures/benchmark_model/help_*.log``
+(``Flags::Usage``, ``tflite/tools/command_line_flags.cc``; google-ai-edge/LiteRT).
+These tests check the commands issued, pushing, cleanup, selection errors, the
+thermal guard, unplug handling and what the backend does with the tool's
+delegate and memory lines; the latencies they see mean nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
+import re
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -29,6 +37,13 @@ from .backend_suite import FAST, HEAD, SMALL, block_spec
 
 pytestmark = pytest.mark.plumbing
 adbutils = pytest.importorskip("adbutils")
+
+FIXTURES = Path(__file__).parent / "fixtures" / "benchmark_model"
+HELP_CURRENT = (FIXTURES / "help_current.log").read_text()
+HELP_OLD = (FIXTURES / "help_old.log").read_text()
+DELEGATE_FLAGS = {"use_gpu": ("GPU", "TfLiteGpuDelegateV2"), "use_nnapi": ("NNAPI", "TfLiteNnapiDelegate"),
+                  "use_xnnpack": ("XNNPACK", "TfLiteXNNPackDelegate")}
+WIRELESS = "adb-28241FDH2000AB-x7Yz1Q (2)._adb-tls-connect._tcp"
 
 PIXEL7_MAX_KHZ = {0: 1803000, 1: 1803000, 2: 1803000, 3: 1803000, 4: 2348000, 5: 2348000,
                   6: 2850000, 7: 2850000}
@@ -70,6 +85,9 @@ class FakePhone:
         self.runs = 0
         self.plugged = True
         self.sync = FakeSync(self)
+        self.help_text = HELP_CURRENT
+        self.delegation = "completely"  # what the tool says: completely, partially or not
+        self.broken = False  # getprop fails (a phone that cannot be described)
 
     def check_plugged(self):
         if not self.plugged:
@@ -94,6 +112,8 @@ class FakePhone:
         assert isinstance(args, list), "the backend must pass argument lists"
         self.calls.append(list(args))
         cmd = args[2:] if args[0] == "taskset" else args
+        if cmd[0] == "getprop" and self.broken:
+            raise adbutils.AdbError("closed")
         if cmd[0] == "getprop":
             props = {"ro.product.model": self.model, "ro.product.manufacturer": "Google",
                      "ro.soc.manufacturer": "Google", "ro.soc.model": "GS201",
@@ -110,6 +130,8 @@ class FakePhone:
         if cmd[0] == "sha256sum":
             sha = self.files.get(cmd[1])
             return Reply(0, f"{sha}  {cmd[1]}") if sha else Reply(1, "No such file or directory")
+        if cmd[0] == REMOTE_BINARY and cmd[1:] == ["--help=true"]:
+            return Reply(1, self.help_text)
         if cmd[0] == REMOTE_BINARY:
             self.runs += 1
             if self.unplug_after_runs is not None and self.runs > self.unplug_after_runs:
@@ -117,11 +139,7 @@ class FakePhone:
                 raise adbutils.AdbError("connection reset by peer")
             flags = dict(a[2:].split("=", 1) for a in cmd[1:])
             assert flags["graph"] in self.files, "benchmark of a model that was never pushed"
-            n = int(flags["num_runs"])
-            avg = 1000 + 10 * (len(flags["graph"]) % 7)  # made-up microseconds
-            return Reply(0, f"INFO: count={n} first={avg} curr={avg} min={avg} max={avg} avg={avg} std=0\n"
-                            f"INFO: Inference timings in us: Init: 900, First inference: {avg}, "
-                            f"Warmup (avg): {avg}, Inference (avg): {avg}\n")
+            return Reply(0, self.benchmark_log(flags))
         if cmd[0] in ("rm", "mkdir", "chmod"):
             if cmd[0] == "rm":
                 for path in cmd[2:]:
@@ -129,6 +147,38 @@ class FakePhone:
                         del self.files[f]
             return Reply(0, "")
         return Reply(127, f"/system/bin/sh: {cmd[0]}: not found")
+
+    def benchmark_log(self, flags: dict[str, str]) -> str:
+        """A log laid out as benchmark_model prints it (made-up microseconds)."""
+        n, warm = int(flags["num_runs"]), int(flags["warmup_runs"])
+        avg = 1000 + 10 * (len(flags["graph"]) % 7)
+        lines = ["INFO: STARTING!", f"INFO: Graph: [{flags['graph']}]"]
+        if flags.get("gpu_precision_loss_allowed"):
+            lines.append(f"INFO: Allow lower precision in gpu: [{int(flags['gpu_precision_loss_allowed'] == 'true')}]")
+        for flag, (name, kernel) in DELEGATE_FLAGS.items():
+            if flags.get(flag) != "true":
+                continue
+            if self.delegation == "partially":
+                lines += [f"INFO: Replacing 40 out of 44 node(s) with delegate ({kernel}) node, yielding 3 "
+                          "partitions for the whole graph.",
+                          f"INFO: Explicitly applied {name} delegate, and the model graph will be partially "
+                          "executed by the delegate w/ 2 delegate kernels."]
+            elif self.delegation == "not":
+                lines.append(f"INFO: Though {name} delegate is explicitly applied, the model graph will not "
+                             "be executed by the delegate.")
+            else:
+                lines.append(f"INFO: Explicitly applied {name} delegate, and the model graph will be "
+                             "completely executed by the delegate.")
+        for runs, stats in ((warm, f"count={warm} first={avg + 300} curr={avg} min={avg} max={avg + 300} "
+                                   f"avg={avg + 100} std=141"),
+                            (n, f"count=1 curr={avg}" if n == 1 else f"count={n} curr={avg}(all same)")):
+            lines += [f"INFO: Running benchmark for at least {runs} iterations and at least 0 seconds but "
+                      "terminate if exceeding 150 seconds.", f"INFO: {stats}", ""]
+        lines.append(f"INFO: Inference timings in us: Init: 900, First inference: {avg + 300}, "
+                     f"Warmup (avg): {avg + 100}, Inference (avg): {avg}")
+        if flags.get("report_peak_memory_footprint") == "true":
+            lines.append("INFO: Overall peak memory footprint (MB) via periodic monitoring: 37.5391")
+        return "\n".join(lines) + "\n"
 
     def commands(self) -> list[str]:
         return [shlex.join(c) for c in self.calls]
@@ -183,10 +233,61 @@ def test_selection_by_model_substring_and_serial() -> None:
         disc.find_phone("pixel", adb=adb)
     assert disc.find_phone("PIXEL", "BBB222", adb)[1].model == "Pixel 6a"
     assert disc.find_phone("6a", adb=adb)[1].serial == "BBB222"
-    with pytest.raises(DeviceError, match="no attached phone matches 'galaxy'.*unauthorized"):
+    with pytest.raises(DeviceError, match="no attached phone matches 'galaxy'.*unauthorized.*adb devices"):
         disc.find_phone("galaxy", adb=adb)
-    with pytest.raises(LatkitError, match="invalid adb serial"):
-        disc.find_phone("pixel", "x; rm -rf /", adb)
+    assert disc.find_phone("pixel7", adb=adb)[1].serial == "AAA111"  # spaces ignored: "Pixel 7"
+    with pytest.raises(DeviceError, match="no attached phone has serial 'x; rm -rf /'"):
+        disc.find_phone("pixel", "x; rm -rf /", adb)  # an argument, never shell text: just not there
+
+
+def test_wireless_debugging_serial() -> None:
+    """``adb devices`` lists wireless-debugging phones as
+    ``adb-<serial>-<id> (2)._adb-tls-connect._tcp`` (spaces, parentheses)."""
+    adb = FakeAdb(FakePhone("AAA111", "Pixel 7"), FakePhone(WIRELESS, "Pixel 7"))
+    device, phone = disc.find_phone("pixel", WIRELESS, adb)
+    assert phone.serial == WIRELESS and device.serial == WIRELESS
+    for bad in ("", "   ", "adb-1\n2", "a\x00b", "x" * 300):
+        with pytest.raises(LatkitError, match="invalid adb serial"):
+            disc.find_phone("pixel", bad, adb)
+
+
+def test_a_phone_that_fails_to_describe_is_skipped(monkeypatch, caplog) -> None:
+    """One broken phone costs a warning, not the healthy one next to it."""
+    from latency_kit.backends import backend_class
+
+    healthy, broken = FakePhone("AAA111", "Pixel 7"), FakePhone("BBB222", "Pixel 6a")
+    broken.broken = True
+    adb = FakeAdb(broken, healthy)
+    with caplog.at_level(logging.WARNING, logger=disc.__name__):
+        phones = disc.list_phones(adb)
+    assert [p.serial for p in phones] == ["AAA111"]
+    assert "skipping phone BBB222" in caplog.text
+    monkeypatch.setattr(disc, "adb_worth_asking", lambda: True)
+    monkeypatch.setattr(disc, "adb_client", lambda a=None: a or adb)
+    assert backend_class("pixel") is AndroidBackend
+
+
+def test_no_phone_message_is_shared(monkeypatch) -> None:
+    """``--device android`` and an unattached ``--device pixel`` say the same: what adb
+    sees and how to attach a phone; a typo of a built-in name lists the built-ins."""
+    from latency_kit.backends import backend_class
+    from latency_kit.errors import UnknownNameError
+
+    adb = FakeAdb()
+    monkeypatch.setattr(disc, "adb_worth_asking", lambda: True)
+    monkeypatch.setattr(disc, "adb_client", lambda a=None: a or adb)
+    with pytest.raises(DeviceError) as android:
+        disc.find_phone("android", adb=adb)
+    assert str(android.value).startswith("no Android phone is attached (adb lists no phone); turn on USB debugging")
+    with pytest.raises(DeviceError) as pixel:
+        backend_class("pixel")
+    message = str(pixel.value)
+    assert message.startswith("no attached phone matches 'pixel' (adb lists no phone); turn on USB debugging")
+    assert "`adb devices` lists it" in message and "built-in devices: android, cpu" in message
+    assert len(message) <= 300 and "\n" not in message
+    with pytest.raises(UnknownNameError, match="unknown device 'cpuu'; known devices: android, cpu"):
+        backend_class("cpuu")
+    assert backend_class("pixel7", attached=False) is AndroidBackend  # a Ray worker has it
 
 
 def test_binary_pushed_once_and_commands(binary, no_conversion) -> None:
@@ -251,33 +352,46 @@ class TwoBlocks(OFAMobileNetV3):
         return [b for b in super().all_blocks() if b.key in (SMALL, HEAD)]
 
 
-def test_unplug_mid_profile_then_resume(binary, no_conversion, tmp_path) -> None:
+RUNS_PER_BLOCK = 1 + AndroidBackend.measure_settings.repeats  # warm-up + timed batches
+
+
+def interrupted_profile(binary: Path, out: Path) -> tuple[FakePhone, FakeAdb, ProfileJob, DeviceError]:
+    """Profile two blocks; the phone is unplugged during the second one."""
     phone = FakePhone()
     adb = FakeAdb(phone)
-    space = TwoBlocks(resolutions=(224,))
-    job = ProfileJob(space, tmp_path / "pixel", "pixel", "pixel", {"resolutions": (224,)},
+    job = ProfileJob(TwoBlocks(resolutions=(224,)), out, out.name, "pixel", {"resolutions": (224,)},
                      AndroidBackend.measure_settings)
     backend = AndroidBackend("pixel", adb=adb, benchmark_binary=binary)
-    runs_per_block = 1 + AndroidBackend.measure_settings.repeats
-    phone.unplug_after_runs = runs_per_block + 1  # dies during the second block
-    with pytest.raises(DeviceError, match="lost contact with Pixel 7.*rerun the same command") as info:
+    phone.unplug_after_runs = RUNS_PER_BLOCK + 1
+    with pytest.raises(DeviceError) as info:
         try:
             profile_blocks(job, backend)
         finally:
             backend.close()
-    assert "\n" not in str(info.value)
-    journal = (tmp_path / "pixel" / "journal.jsonl").read_text().splitlines()
-    assert len(journal) == 1
-    first = json.loads(journal[0])["key"]
-    phone.plugged, phone.unplug_after_runs = True, None  # plugged back in
+    return phone, adb, job, info.value
+
+
+def resume(phone: FakePhone, adb: FakeAdb, job: ProfileJob, binary: Path) -> tuple[Any, int]:
+    """Plug the phone back in and rerun: the profile and the benchmark runs it took."""
+    phone.plugged, phone.unplug_after_runs = True, None
     backend = AndroidBackend("pixel", adb=adb, benchmark_binary=binary)
     before = phone.runs
     try:
-        profile = profile_blocks(job, backend)
+        return profile_blocks(job, backend), phone.runs - before
     finally:
         backend.close()
+
+
+def test_unplug_mid_profile_then_resume(binary, no_conversion, tmp_path) -> None:
+    phone, adb, job, error = interrupted_profile(binary, tmp_path / "pixel")
+    assert re.search("lost contact with Pixel 7.*rerun the same command", str(error))
+    assert "\n" not in str(error)
+    journal = (tmp_path / "pixel" / "journal.jsonl").read_text().splitlines()
+    assert len(journal) == 1
+    first = json.loads(journal[0])["key"]
+    profile, runs = resume(phone, adb, job, binary)
     assert set(profile.lut.entries) == {SMALL, HEAD}
-    assert phone.runs - before == runs_per_block  # only the missing block was measured
+    assert runs == RUNS_PER_BLOCK  # only the missing block was measured
     assert profile.lut.entries[first].count == AndroidBackend.measure_settings.repeats
     assert not any(f.startswith(REMOTE_MODELS + "/") for f in phone.files)  # models cleaned up
 
@@ -294,3 +408,119 @@ def test_registry_and_devices_command(monkeypatch) -> None:
     assert result.exit_code == 0, result.output
     phones = json.loads(result.output)["phones"]
     assert phones[0]["model"] == "Pixel 7" and phones[0]["core_layout"].endswith("2x2.85GHz")
+
+
+def test_help_read_once_and_memory_on_the_first_run_only(binary, no_conversion) -> None:
+    """``--help=true`` once per binary; a binary that lists ``--report_peak_memory_footprint``
+    gets it on each model's first run, whose peak lands in the entry; the GPU delegate gets
+    ``--gpu_precision_loss_allowed=true`` and the fingerprint says fp16, not fp32."""
+    from latency_kit.backends import android
+
+    android._HELP_CACHE.clear()
+    phone = FakePhone()
+    adb = FakeAdb(phone)
+    backend = AndroidBackend("pixel", adb=adb, benchmark_binary=binary, delegate="gpu", sleep=lambda s: None)
+    AndroidBackend("pixel", adb=adb, benchmark_binary=binary).close()
+    assert sum(c[-1] == "--help=true" for c in phone.calls) == 1
+    fp = backend.fingerprint()
+    assert (fp["precision"], fp["compute_precision"], fp["peak_memory"]) == ("fp32", "fp16", True)
+    assert fp["delegate_flags"] == ["--use_gpu=true", "--gpu_precision_loss_allowed=true"]
+    prepared = backend.prepare(block_spec(SMALL))
+    for _ in range(3):
+        backend.run_batch(prepared, 1 if _ == 0 else 20)
+    runs = [c for c in phone.calls if any(a.startswith("--graph=") for a in c)]
+    assert ["--report_peak_memory_footprint=true" in c for c in runs] == [True, False, False]
+    assert all("--gpu_precision_loss_allowed=true" in c for c in runs)
+    entry = prepared.info["entry"]
+    assert entry["peak_memory_mb"] == pytest.approx(37.5391) and entry["delegation"] == "full"
+    assert entry["compute_precision"] == "fp16" and backend.last_result.runs.count == 20
+    backend.close()
+
+
+def test_old_binary_without_the_newer_flags(binary, no_conversion) -> None:
+    from latency_kit.backends import android
+
+    android._HELP_CACHE.clear()
+    phone = FakePhone()
+    phone.help_text = HELP_OLD
+    backend = AndroidBackend("pixel", adb=FakeAdb(phone), benchmark_binary=binary, delegate="gpu")
+    prepared = backend.prepare(block_spec(SMALL))
+    backend.run_batch(prepared, 1)
+    run = [c for c in phone.calls if any(a.startswith("--graph=") for a in c)][-1]
+    assert not any("memory" in a or "precision" in a for a in run)
+    assert backend.fingerprint()["compute_precision"] is None and "peak_memory_mb" not in prepared.info["entry"]
+    backend.close()
+
+
+@pytest.mark.parametrize("delegate", ["gpu", "nnapi", "xnnpack"])
+def test_delegate_that_runs_nothing_is_refused(delegate, binary, no_conversion, tmp_path) -> None:
+    """"Though GPU delegate is explicitly applied, the model graph will not be executed by
+    the delegate." means the times are CPU times: one line, nothing journaled."""
+    phone = FakePhone()
+    phone.delegation = "not"
+    backend = AndroidBackend("pixel", adb=FakeAdb(phone), benchmark_binary=binary, delegate=delegate)
+    job = ProfileJob(TwoBlocks(resolutions=(224,)), tmp_path / "p", "p", "pixel", {"resolutions": (224,)},
+                     AndroidBackend.measure_settings)
+    with pytest.raises(DeviceError) as info:
+        try:
+            profile_blocks(job, backend)
+        finally:
+            backend.close()
+    message = str(info.value)
+    assert "executed none of" in message and "--delegate cpu" in message
+    assert "\n" not in message and len(message) <= 300
+    assert not (tmp_path / "p" / "journal.jsonl").exists() or not (tmp_path / "p" / "journal.jsonl").read_text()
+
+
+def test_cpu_without_xnnpack_is_recorded_not_refused(binary, no_conversion) -> None:
+    phone = FakePhone()
+    phone.delegation = "not"
+    backend = AndroidBackend("pixel", adb=FakeAdb(phone), benchmark_binary=binary, delegate="cpu")
+    prepared = backend.prepare(block_spec(SMALL))
+    assert backend.run_batch(prepared, 5) > 0
+    assert prepared.info["entry"]["delegation"] == "none"
+    backend.close()
+
+
+def test_partial_delegation_is_recorded_and_warned_once(binary, no_conversion, caplog) -> None:
+    phone = FakePhone()
+    phone.delegation = "partially"
+    backend = AndroidBackend("pixel", adb=FakeAdb(phone), benchmark_binary=binary, delegate="gpu")
+    prepared = backend.prepare(block_spec(SMALL))
+    with caplog.at_level(logging.WARNING, logger="latency_kit.backends.android"):
+        for _ in range(3):
+            backend.run_batch(prepared, 10)
+    entry = prepared.info["entry"]
+    assert (entry["delegation"], entry["delegate_kernels"], entry["delegated_nodes"]) == ("partial", 2, "40/44")
+    warnings = [r for r in caplog.records if "only partly" in r.getMessage()]
+    assert len(warnings) == 1 and "2 delegate kernels" in warnings[0].getMessage()
+    backend.close()
+
+
+# Fingerprint fields this release adds; profiles and journals written before lack them.
+NEW_FINGERPRINT_FIELDS = ("compute_precision", "delegate_flags", "peak_memory")
+
+
+def test_profile_and_journal_from_before_still_load_and_resume(binary, no_conversion, tmp_path) -> None:
+    """A phone profile interrupted under the previous release (fingerprint without
+    compute_precision/delegate_flags/peak_memory, entries without delegation or
+    memory fields) resumes under this one and loads; nothing is re-measured."""
+    from latency_kit.cli.devices_cmd import _profile_row
+    from latency_kit.profile import load_profile
+
+    phone, adb, job, _ = interrupted_profile(binary, tmp_path / "pixel")
+    meta_path = tmp_path / "pixel" / "profile.json"
+    meta = json.loads(meta_path.read_text())
+    for name in NEW_FINGERPRINT_FIELDS:
+        meta["fingerprint"].pop(name)
+    meta_path.write_text(json.dumps(meta))
+    old_entry = json.loads((tmp_path / "pixel" / "journal.jsonl").read_text())
+    assert set(old_entry["stats"]) <= {"median_ms", "count", "mean_ms", "p10_ms", "p90_ms", "iqr_ms",
+                                       "cv", "iterations", "flagged"}
+    resumed, runs = resume(phone, adb, job, binary)
+    assert runs == RUNS_PER_BLOCK  # only the missing block
+    loaded = load_profile(tmp_path / "pixel")
+    assert loaded.complete and set(loaded.lut.entries) == set(resumed.lut.entries) == {SMALL, HEAD}
+    assert loaded.lut.entries[old_entry["key"]].median_ms == old_entry["stats"]["median_ms"]
+    assert loaded.meta["fingerprint"].get("compute_precision") is None
+    assert _profile_row("pixel", tmp_path / "pixel")["hardware"] == "Pixel 7"

@@ -72,8 +72,16 @@ def test_help(path: tuple[str, ...]) -> None:
 # -- bad inputs ----------------------------------------------------------------------
 
 BAD_INPUTS = {
-    "profile unknown device": (["profile", "--device", "toaster"], ["toaster", "cpu"]),
-    "measure unknown device": (["measure", "--device", "toaster", "--arch", ARCH], ["toaster"]),
+    # a typo of a built-in device lists the known ones; any other name is a phone's model
+    # (names no real phone has, so an attached phone cannot match them)
+    "profile unknown device": (["profile", "--device", "tflite_cpu"],
+                               ["unknown device 'tflite_cpu'", "known devices: android, cpu"]),
+    "measure unknown device": (["measure", "--device", "cpuu", "--arch", ARCH], ["unknown device 'cpuu'"]),
+    "profile phone not attached": (["profile", "--device", "nosuchphone"],
+                                   ["no attached phone matches 'nosuchphone'", "USB debugging",
+                                    "`adb devices`", "built-in devices: android, cpu"]),
+    "measure phone not attached": (["measure", "--device", "toaster-x9", "--arch", ARCH],
+                                   ["no attached phone matches 'toaster-x9'", "built-in devices"]),
     "profile unknown space": (["profile", "--device", "cpu", "--space", "nope"], ["nope", "ofa-mbv3"]),
     "sample unknown space": (["space", "sample", "--space", "nope"], ["nope", "ofa-mbv3"]),
     "export unknown space": (["export", "--space", "nope", "--arch", ARCH, "-o", "x.onnx"], ["nope"]),
@@ -106,10 +114,10 @@ def test_bad_input_is_one_line(case: str, tmp_path: Path, monkeypatch) -> None:
 
 
 def test_bad_input_in_a_real_process() -> None:
-    result = subprocess.run([LATKIT, "measure", "--device", "toaster", "--arch", ARCH],
+    result = subprocess.run([LATKIT, "measure", "--device", "tensorrtt", "--arch", ARCH],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 2
-    assert result.stderr.startswith("error: unknown device 'toaster'")
+    assert result.stderr.startswith("error: unknown device 'tensorrtt'; known devices: android")
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 
 

@@ -44,7 +44,8 @@ def _job(space, out):
 @pytest.fixture(scope="module")
 def ray_cluster():
     ray = pytest.importorskip("ray")
-    ray.init(num_cpus=2, resources={"device:cpu": 2}, include_dashboard=False,
+    # device:pixel7 is advertised by this node, which has no phone attached
+    ray.init(num_cpus=2, resources={"device:cpu": 2, "device:pixel7": 1}, include_dashboard=False,
              log_to_driver=False, configure_logging=False)
     yield ray
     ray.shutdown()
@@ -109,3 +110,23 @@ def test_ray_missing_names_the_extra(monkeypatch):
     result = CliRunner().invoke(main, ["profile", "--device", "cpu", "--ray", "auto"])
     assert result.exit_code == 2
     assert "pip install 'latkit[ray]'" in result.output
+
+
+@pytest.mark.slow
+def test_phone_name_with_ray_goes_to_the_cluster(ray_cluster, tmp_path):
+    """``--ray`` with a phone's model name is not looked up on the driver (the phone is
+    on a worker): the cluster answers, with one line, when no node advertises it or the
+    node that does cannot find it."""
+    from latency_kit.cli import main
+
+    out = tmp_path / "p"
+    for device, expected in (("pixel8", "no node of the Ray cluster advertises 'device:pixel8'; on each "
+                                        "machine with a pixel8 attached run `latkit farm worker"),
+                             ("pixel7", "no Ray worker could open device 'pixel7': no attached phone "
+                                        "matches 'pixel7'")):
+        result = CliRunner().invoke(main, ["profile", "--device", device, "--ray", "auto", "--calibrate", "0",
+                                           "--out", str(out)])
+        assert result.exit_code == 2, result.output
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert len(errors) == 1 and errors[0].startswith(f"error: {expected}"), result.stderr
+        assert "unknown device" not in result.output and not out.exists()

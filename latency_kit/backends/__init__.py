@@ -9,11 +9,12 @@ subclass and add its ``"module:Class"`` path to ``DEVICES`` (exact names) or
 
 from __future__ import annotations
 
+import difflib
 import inspect
 from importlib import import_module
 from typing import Any, Callable
 
-from ..errors import UnknownNameError
+from ..errors import LatkitError, UnknownNameError
 from .base import Backend, ModelSpec, Prepared
 
 DEVICES: dict[str, str] = {
@@ -28,8 +29,14 @@ PREFIXES: dict[str, str] = {
     "ssh://": "latency_kit.backends.ssh:SSHBackend",
 }
 # Resolvers tried, in order, for names that are neither in DEVICES nor PREFIXES
-# (an attached phone's model, for instance). Each returns a Backend class or None.
+# nor a typo of them (an attached phone's model, for instance). Each returns a
+# Backend class or None.
 FALLBACKS: list[str] = ["latency_kit.backends.android_discovery:resolve_phone"]
+# Builds the error for a name no resolver serves (called with the name and device_names()).
+UNRESOLVED = "latency_kit.backends.android_discovery:missing_phone_error"
+# What such a name is when the device is attached elsewhere (a Ray worker's phone).
+ELSEWHERE = "latency_kit.backends.android:AndroidBackend"
+TYPO_CUTOFF = 0.75  # difflib ratio above which a name is a typo of a built-in one
 
 
 def _load(path: str) -> Any:
@@ -37,19 +44,40 @@ def _load(path: str) -> Any:
     return getattr(import_module(module), attr)
 
 
-def backend_class(device: str) -> type[Backend]:
-    """The backend class that serves ``device``; raises ``UnknownNameError``."""
+def is_typo(device: str) -> bool:
+    """Whether ``device`` is plainly a misspelt built-in name (``cpuu``, ``tflite_cpu``, ``ssh:/x``)."""
+    names = [*DEVICES, *(p.rstrip(":/") for p in PREFIXES)]
+    lowered = device.lower()
+    return (bool(difflib.get_close_matches(lowered, names, n=1, cutoff=TYPO_CUTOFF))
+            or any(mark in device for mark in ("/", "@")))
+
+
+def backend_class(device: str, attached: bool = True) -> type[Backend]:
+    """The backend class that serves ``device``.
+
+    Built-in names and prefixes resolve directly; a typo of one raises
+    ``UnknownNameError`` with the known names. Any other name is an attached
+    device's (a phone's model): with ``attached`` it is looked for here
+    (``FALLBACKS``) and a missing one raises the ``UNRESOLVED`` error
+    (``DeviceError``: how to attach it); without, it resolves to ``ELSEWHERE``
+    unchecked, for a Ray farm whose worker has it attached.
+    """
     if device in DEVICES:
         return _load(DEVICES[device])
     for prefix, path in PREFIXES.items():
         if device.startswith(prefix):
             return _load(path)
+    if not device.strip() or is_typo(device):
+        raise UnknownNameError("device", device, device_names())
+    if not attached:
+        return _load(ELSEWHERE)
     for path in FALLBACKS:
         resolver: Callable[[str], type[Backend] | None] = _load(path)
         found = resolver(device)
         if found is not None:
             return found
-    raise UnknownNameError("device", device, device_names())
+    error: LatkitError = _load(UNRESOLVED)(device, device_names())
+    raise error
 
 
 def device_names() -> list[str]:
@@ -71,5 +99,5 @@ def open_backend(device: str, **options: Any) -> Backend:
     return cls(**kwargs)
 
 
-__all__ = ["Backend", "ModelSpec", "Prepared", "DEVICES", "PREFIXES", "FALLBACKS",
-           "backend_class", "device_names", "open_backend"]
+__all__ = ["Backend", "ModelSpec", "Prepared", "DEVICES", "PREFIXES", "FALLBACKS", "UNRESOLVED",
+           "ELSEWHERE", "backend_class", "device_names", "is_typo", "open_backend"]

@@ -17,6 +17,17 @@ the pinned cores' frequencies, and waits while the phone is hotter than
 fingerprint. Starting a process per batch costs about 0.1-0.3 s, so
 :attr:`AndroidBackend.measure_settings` asks the engine for few, long batches.
 
+The tool's own log is checked after every run (formats in
+:mod:`latency_kit.backends.tflite_bench`): a ``--delegate gpu``/``nnapi``/
+``xnnpack`` run whose delegate executes none of the graph raises
+``DeviceError`` (its numbers would be CPU numbers); a partial delegation is
+kept, warned about and recorded in ``prepared.info["entry"]``. The binary's
+``--help=true`` flag list is read once per binary (by SHA-256): where it has
+``--report_peak_memory_footprint`` each model's first run passes it and the
+peak (MB) goes into the entry; where it has ``--gpu_precision_loss_allowed``
+the GPU delegate gets it explicitly (``true``, the tool's default), and the
+fingerprint's ``compute_precision`` says ``fp16``.
+
 Losing the phone (unplugged, adb died) raises :class:`DeviceError` with one
 line; the profiler has journaled every finished entry, so rerunning the same
 command resumes.
@@ -25,6 +36,7 @@ command resumes.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import time
@@ -38,7 +50,7 @@ from ..paths import home
 from ..tflite import cached_tflite, check_precision, converter_version
 from . import android_discovery as disc
 from .base import Backend, ModelSpec, Prepared
-from .tflite_bench import BenchmarkResult, parse_benchmark_output
+from .tflite_bench import BenchmarkResult, parse_benchmark_output, parse_help_flags
 
 REMOTE_DIR = "/data/local/tmp/latkit"
 REMOTE_BINARY = f"{REMOTE_DIR}/benchmark_model"
@@ -49,6 +61,15 @@ DELEGATES: dict[str, list[str]] = {
     "gpu": ["--use_gpu=true"],
     "nnapi": ["--use_nnapi=true"],
 }
+# The name benchmark_model's delegate provider prints (GetName()) for each --delegate.
+DELEGATE_NAMES = {"cpu": "XNNPACK", "xnnpack": "XNNPACK", "gpu": "GPU", "nnapi": "NNAPI"}
+# Delegates the user asked for by name: a run they do not execute is refused.
+# ("cpu" is a CPU measurement with or without XNNPACK: recorded, not refused.)
+REQUIRED = ("xnnpack", "gpu", "nnapi")
+MEMORY_FLAG = "report_peak_memory_footprint"
+GPU_LOSS_FLAG = "gpu_precision_loss_allowed"
+_HELP_CACHE: dict[str, frozenset[str]] = {}  # binary sha256 -> flags its --help lists
+log = logging.getLogger(__name__)
 HEX = re.compile(r"^[0-9a-fA-F]{1,16}$")
 ELF_ABIS = {(2, 183): "arm64-v8a", (1, 40): "armeabi-v7a", (2, 62): "x86_64", (1, 3): "x86"}
 WHERE_TO_GET = (
@@ -159,6 +180,13 @@ class AndroidBackend(Backend):
         self.pinned = [cpu for cpu in sorted(self.phone.max_khz) if mask >> cpu & 1]
         self._zones = self._call(self._thermal_zones)
         self._call(self._setup)
+        self.tool_flags = self._call(self._help_flags)
+        self.delegate_flags = [*DELEGATES[delegate]]
+        self.compute_precision: str | None = None
+        if delegate == "gpu" and GPU_LOSS_FLAG in self.tool_flags:
+            self.delegate_flags.append(f"--{GPU_LOSS_FLAG}=true")
+            self.compute_precision = "fp16"  # precision loss allowed: the delegate computes in fp16
+        self._warned: set[str] = set()
 
     # -- adb plumbing ---------------------------------------------------------
     def _call(self, action: Callable[[], Any]) -> Any:
@@ -189,6 +217,16 @@ class AndroidBackend(Backend):
             return
         self._device.sync.push(str(self.binary), REMOTE_BINARY, 0o755)
         self._shell(["chmod", "755", REMOTE_BINARY])
+
+    def _help_flags(self) -> frozenset[str]:
+        """Flags the pushed binary's ``--help=true`` lists; asked once per binary (SHA-256).
+
+        The tool prints its usage and exits non-zero, so the exit code is not checked.
+        """
+        if self.binary_sha256 not in _HELP_CACHE:
+            _, out = disc.shell(self._device, [REMOTE_BINARY, "--help=true"])
+            _HELP_CACHE[self.binary_sha256] = frozenset(parse_help_flags(out))
+        return _HELP_CACHE[self.binary_sha256]
 
     def _thermal_zones(self) -> dict[str, str]:
         """Thermal zone dir -> type, read once."""
@@ -237,6 +275,8 @@ class AndroidBackend(Backend):
             "runtime_version": f"benchmark_model sha256:{self.binary_sha256[:16]}",
             "benchmark_binary": self.binary.name, "converter": converter_version(),
             "delegate": self.delegate, "threads": self.threads, "precision": self.precision,
+            "compute_precision": self.compute_precision, "delegate_flags": self.delegate_flags,
+            "peak_memory": MEMORY_FLAG in self.tool_flags,
             "core_mask": self.core_mask or None, "governor": next(iter(governor.values()), None),
             "thermal": {"cpu_temp_c": state["cpu_temp_c"], "cur_khz": state["cur_khz"],
                         "max_temp_c": self.max_temp_c},
@@ -250,19 +290,70 @@ class AndroidBackend(Backend):
         return Prepared(spec, state=remote, info={"local": str(local)})
 
     def benchmark(self, prepared: Prepared, runs: int, op_profiling: bool | None = None) -> BenchmarkResult:
-        """One ``benchmark_model`` run of ``runs`` inferences after the thermal guard."""
+        """One ``benchmark_model`` run of ``runs`` inferences after the thermal guard.
+
+        Records what the tool said about the run in ``prepared.info["entry"]``
+        (see :meth:`record_entry`). Raises ``DeviceError`` when the requested
+        delegate executes none of the graph.
+        """
         profiling = self.op_profiling if op_profiling is None else op_profiling
+        entry = prepared.info.setdefault("entry", {})
         args = ["taskset", self.core_mask] if self.core_mask else []
         args += [REMOTE_BINARY, f"--graph={prepared.state}", f"--num_threads={self.threads}",
                  f"--warmup_runs={self.warmup_runs}", "--warmup_min_secs=0",
-                 f"--num_runs={int(runs)}", "--min_secs=0", *DELEGATES[self.delegate]]
+                 f"--num_runs={int(runs)}", "--min_secs=0", *self.delegate_flags]
+        if MEMORY_FLAG in self.tool_flags and "peak_memory_mb" not in entry:
+            args.append(f"--{MEMORY_FLAG}=true")  # the first run only: timed batches run without it
         if profiling:
             args.append("--enable_op_profiling=true")
         prepared.info["thermal"] = self.thermal_guard()
         prepared.info["thermal"]["key"] = prepared.spec.key
         out = self._call(lambda: self._shell(args, timeout=120.0 + 2.0 * runs))
-        self.last_result = parse_benchmark_output(out)
-        return self.last_result
+        result = parse_benchmark_output(out)
+        self.record_entry(prepared, result, memory=f"--{MEMORY_FLAG}=true" in args)
+        self.last_result = result
+        return result
+
+    def record_entry(self, prepared: Prepared, result: BenchmarkResult, memory: bool = False) -> None:
+        """Put what ran into ``prepared.info["entry"]``; refuse a delegate that ran nothing.
+
+        The entry holds ``delegate``, ``delegation`` (``full``, ``partial``,
+        ``none`` or ``unknown`` when the tool did not say), ``delegate_kernels``
+        and ``delegated_nodes`` (``"54/559"``) where printed, ``compute_precision``
+        and, after a run with ``memory``, ``peak_memory_mb`` (``None`` when the
+        tool printed no peak). Partial delegation is logged once per model.
+        """
+        entry = prepared.info.setdefault("entry", {})
+        name = DELEGATE_NAMES[self.delegate]
+        found = result.delegations.get(name)
+        executed = found.executed if found else "unknown"
+        key = prepared.spec.key
+        if executed == "none" and self.delegate in REQUIRED:
+            raise DeviceError(
+                f"the {name} delegate executed none of {key[:60]!r} on {self.phone.model}: benchmark_model "
+                f"said the graph will not be executed by it, so its times are CPU times; profile with "
+                f"--delegate cpu, or a model/phone the {name} delegate supports")
+        entry.update(delegate=self.delegate, delegation=executed, compute_precision=self.compute_precision)
+        if found and found.kernels is not None:
+            entry["delegate_kernels"] = found.kernels
+        if found and found.nodes is not None:
+            entry["delegated_nodes"] = f"{found.nodes}/{found.total_nodes or '?'}"
+        if result.gpu_precision_loss_allowed is not None and self.delegate == "gpu":
+            entry["compute_precision"] = "fp16" if result.gpu_precision_loss_allowed else "fp32"
+        if memory:
+            entry["peak_memory_mb"] = result.peak_memory_mb
+        if self.delegate in REQUIRED and executed == "partial":
+            self._warn_once(key, f"the {name} delegate runs {key[:60]!r} only partly "
+                            f"({entry.get('delegate_kernels', '?')} delegate kernels, nodes "
+                            f"{entry.get('delegated_nodes', '?')}); the rest runs on the CPU")
+        elif self.delegate in REQUIRED and executed == "unknown":
+            self._warn_once("unknown", f"{self.binary.name} does not say whether the {name} delegate "
+                            "executes the graph (an old build?); partial or no delegation goes unnoticed")
+
+    def _warn_once(self, what: str, message: str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            log.warning(message)
 
     def run_batch(self, prepared: Prepared, iterations: int) -> float:
         return self.benchmark(prepared, iterations).avg_ms

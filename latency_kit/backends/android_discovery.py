@@ -9,6 +9,7 @@ unreadable ones.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import sys
@@ -18,11 +19,19 @@ from typing import Any, Iterable
 
 from ..errors import DeviceError, LatkitError, MissingExtraError
 
-SERIAL = re.compile(r"^[A-Za-z0-9._:\-]{1,64}$")
+# adb lists serials such as "28241FDH2000AB", "192.168.1.7:5555" or, for wireless
+# debugging, "adb-28241FDH2000AB-x7Yz1Q (2)._adb-tls-connect._tcp" (spaces and
+# parentheses). A serial is passed as one argument, never shell text, so only
+# what cannot be a serial is refused.
+MAX_SERIAL = 255
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 DEVICE_PATH = re.compile(r"^/(?:[A-Za-z0-9._\-]+/)*[A-Za-z0-9._\-]+$")
 CPU_DIR = "/sys/devices/system/cpu"
 THERMAL_DIR = "/sys/class/thermal"
 _PROP = re.compile(r"^\[([^\]]+)\]: \[(.*)\]$")
+ATTACH_HINT = ("turn on USB debugging, plug the phone in (or pair it for wireless debugging) and "
+               "check that `adb devices` lists it")
+log = logging.getLogger(__name__)
 
 
 def adb_client(adb: Any = None) -> Any:
@@ -37,8 +46,10 @@ def adb_client(adb: Any = None) -> Any:
 
 
 def check_serial(serial: str) -> str:
-    if not SERIAL.match(serial or ""):
-        raise LatkitError(f"invalid adb serial {serial!r}; copy it from `latkit devices`")
+    """``serial`` unless it cannot be an adb serial (empty, control characters, too long)."""
+    if not serial or not serial.strip() or _CONTROL.search(serial) or len(serial) > MAX_SERIAL:
+        raise LatkitError(f"invalid adb serial {str(serial)[:80]!r}; copy it from `latkit devices` "
+                          "or `adb devices`")
     return serial
 
 
@@ -155,10 +166,15 @@ class PhoneInfo:
         return asdict(self)
 
     def matches(self, name: str) -> bool:
-        """Case-insensitive substring match on the model (or maker + model)."""
-        needle = name.lower().strip()
-        return bool(needle) and (needle in self.model.lower()
-                                 or needle in f"{self.manufacturer} {self.model}".lower())
+        """Case-insensitive substring match on the model (or maker + model), ignoring
+        spaces, ``-`` and ``_``: ``pixel7`` and ``pixel-7`` match "Pixel 7"."""
+        needle = _squash(name)
+        return bool(needle) and (needle in _squash(self.model)
+                                 or needle in _squash(f"{self.manufacturer} {self.model}"))
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text.lower())
 
 
 def describe(device: Any) -> PhoneInfo:
@@ -178,26 +194,50 @@ def describe(device: Any) -> PhoneInfo:
 
 
 def list_phones(adb: Any = None) -> list[PhoneInfo]:
-    """Every phone adb sees; ones not ready (``unauthorized``, ``offline``) carry only state."""
+    """Every phone adb sees; ones not ready (``unauthorized``, ``offline``) carry only state.
+
+    A phone that fails while it is being described (unplugged meanwhile, a
+    shell that refuses ``getprop``) is left out with a logged warning, so the
+    others stay usable. Raises ``DeviceError`` only when adb cannot list at all.
+    """
     client = adb_client(adb)
-    phones = []
     try:
-        for item in client.list():
-            if item.state != "device":
-                phones.append(PhoneInfo(serial=item.serial, state=item.state))
-                continue
-            phones.append(describe(client.device(serial=item.serial)))
+        items = list(client.list())
     except adb_errors() as exc:
         raise DeviceError(f"adb failed while listing phones: {exc}") from None
+    phones = []
+    for item in items:
+        if item.state != "device":
+            phones.append(PhoneInfo(serial=item.serial, state=item.state))
+            continue
+        try:
+            phones.append(describe(client.device(serial=item.serial)))
+        except (*adb_errors(), ValueError) as exc:
+            why = (str(exc).strip().splitlines() or [type(exc).__name__])[-1]
+            log.warning("skipping phone %s: describing it failed: %s", item.serial, why)
     return phones
+
+
+def _listing(phones: list[PhoneInfo], describe_one: Any, most: int = 3) -> str:
+    shown = [describe_one(p) for p in phones[:most]]
+    return ", ".join(shown + ([f"{len(phones) - most} more"] if len(phones) > most else []))
 
 
 def _not_ready_hint(phones: list[PhoneInfo]) -> str:
     waiting = [p for p in phones if p.state != "device"]
     if not waiting:
         return ""
-    listing = ", ".join(f"{p.serial} ({p.state})" for p in waiting)
+    listing = _listing(waiting, lambda p: f"{p.serial} ({p.state})")
     return f"; not ready: {listing} (unlock the phone and accept the USB debugging prompt)"
+
+
+def no_phone_message(name: str, phones: list[PhoneInfo], note: str = "") -> str:
+    """One line: no ready phone is ``name`` (``android``: none at all), what adb sees, how to attach one."""
+    ready = [p for p in phones if p.state == "device"]
+    what = "no Android phone is attached" if name == "android" else f"no attached phone matches {name!r}"
+    seen = (f"attached: {_listing(ready, lambda p: f'{p.model} ({p.serial})')}" if ready
+            else note or "adb lists no phone")
+    return f"{what} ({seen}{_not_ready_hint(phones)}); {ATTACH_HINT}"
 
 
 def find_phone(name: str = "android", serial: str | None = None,
@@ -218,10 +258,7 @@ def find_phone(name: str = "android", serial: str | None = None,
                               f"{_not_ready_hint(phones)}; see `latkit devices`")
     matches = ready if name == "android" else [p for p in ready if p.matches(name)]
     if not matches:
-        seen = ", ".join(f"{p.model} ({p.serial})" for p in ready) or "none"
-        what = "no Android phone is attached" if name == "android" else f"no attached phone matches {name!r}"
-        raise DeviceError(f"{what}; attached: {seen}"
-                          f"{_not_ready_hint(phones)}. Connect it with USB debugging on")
+        raise DeviceError(no_phone_message(name, phones))
     if len(matches) > 1:
         listing = ", ".join(f"{p.model} ({p.serial})" for p in matches)
         raise DeviceError(f"{len(matches)} attached phones match {name!r}: {listing}; "
@@ -279,10 +316,9 @@ def attached_phones(adb: Any = None) -> tuple[list[PhoneInfo], str]:
 def resolve_phone(name: str) -> Any:
     """Registry fallback: the Android backend when an attached phone's model matches ``name``.
 
-    Returns ``None`` (so other resolvers and the "unknown device" error apply)
-    when adbutils is missing, adb fails, or no phone matches. On Linux it does
-    not start an adb server unless a USB device with an ADB interface is
-    plugged in, so a mistyped device name costs nothing.
+    Returns ``None`` (so :func:`missing_phone_error` applies) when adbutils is
+    missing, adb fails, or no phone matches. On Linux it does not start an adb
+    server unless a USB device with an ADB interface is plugged in.
     """
     if not adb_worth_asking():
         return None
@@ -295,3 +331,13 @@ def resolve_phone(name: str) -> Any:
 
         return AndroidBackend
     return None
+
+
+def missing_phone_error(name: str, known: list[str]) -> DeviceError:
+    """The error for a device name nothing serves: most likely a phone that is not attached.
+
+    Same wording as ``--device android`` with no phone, plus the built-in
+    ``known`` device names (the name may have been meant as one of them).
+    """
+    phones, note = attached_phones()
+    return DeviceError(f"{no_phone_message(name, phones, note)}; built-in devices: {', '.join(known)}")

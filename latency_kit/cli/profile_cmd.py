@@ -88,7 +88,7 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
     # --resolution defaults to 224 for ofa-mbv3; only an explicit one is an error elsewhere
     given = click.get_current_context().get_parameter_source("resolution") != ParameterSource.DEFAULT
     get_space(space, **space_options_for(space, resolution if given else ()))  # validate early
-    cls = backend_class(device)
+    cls = backend_class(device, attached=not ray_address)  # --ray: a worker has the phone
     if precision != "fp32":
         from ..api import default_profile_name
         from ..gpu_settings import check_precision
