@@ -67,9 +67,15 @@ def test_measure_block_on_phone(phone_serial, benchmark_binary) -> None:
         assert backend.last_result is not None and backend.last_result.runs is not None
         prepared = backend.prepare(block_spec(SMALL))
         try:
-            ops = backend.benchmark(prepared, 5, op_profiling=True).ops
+            first = backend.benchmark(prepared, 1)  # a single timed run: "count=1 curr=X"
+            assert first.runs.count == 1 and first.warmup.count >= backend.warmup_runs
+            result = backend.benchmark(prepared, 5, op_profiling=True)
         finally:
             backend.release(prepared)
-        assert ops and sum(op.avg_ms for op in ops) > 0
+        assert result.runs.count >= 5 and result.ops and sum(op.avg_ms for op in result.ops) > 0
+        entry = prepared.info["entry"]
+        assert entry["delegation"] in ("full", "partial", "none", "unknown")
+        if fp["peak_memory"]:  # the binary lists --report_peak_memory_footprint
+            assert entry["peak_memory_mb"] is None or entry["peak_memory_mb"] > 0
     finally:
         backend.close()
