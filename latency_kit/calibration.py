@@ -63,7 +63,9 @@ def sample_archs(space: SearchSpace, n: int, seed: int = 0,
 
     Prefix-stable: the first ``k`` of ``sample_archs(s, n, seed)`` are
     ``sample_archs(s, k, seed)``, so a profile can add calibration networks
-    later. Architectures whose string is in ``exclude`` are skipped.
+    later. Architectures whose string is in ``exclude`` are skipped, and so are
+    degenerate ones (:meth:`SearchSpace.is_degenerate`): a network that
+    ignores its input is no anchor for the predictor.
     """
     rng = np.random.default_rng(seed)
     names = [d.name for d in space.decisions()]
@@ -82,7 +84,7 @@ def sample_archs(space: SearchSpace, n: int, seed: int = 0,
             index[res_pos] = len(out) % res_count
             arch = space.decode(index)
         text = space.format(arch)
-        if text not in seen:
+        if text not in seen and not space.is_degenerate(arch):
             seen.add(text)
             out.append(arch)
     return out

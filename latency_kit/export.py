@@ -11,6 +11,10 @@ from pathlib import Path
 from .jsonio import default_mode
 
 OPSET = 17
+# Bumped when a space builds a different module for the same key, so files
+# exported from the old module are not reused (2: degenerate NB201 cells keep
+# their input instead of exporting a graph with none).
+BUILD_REVISION = 2
 
 
 def export_onnx(module, input_shape: tuple[int, ...], path: str | Path, half: bool = False) -> Path:
@@ -55,7 +59,7 @@ def spec_onnx(spec, cache: str | Path, half: bool = False) -> Path:
     import torch
 
     name = cache_name(spec.space, spec.space_options, spec.kind, spec.key, spec.input_shape,
-                      OPSET, torch.__version__)
+                      OPSET, torch.__version__, BUILD_REVISION)
     path = Path(cache) / f"{name}{'-fp16' if half else ''}.onnx"
     if not path.exists():
         export_onnx(spec.build_module(), spec.input_shape, path, half=half)

@@ -170,7 +170,7 @@ def space_size(space: Any) -> int:
 
 
 def usable(space: Any, archs: Sequence[Any]) -> list[Any]:
-    """``archs`` without the degenerate ones (``space.is_degenerate``, where the space has it).
+    """``archs`` without the degenerate ones (:meth:`SearchSpace.is_degenerate`).
 
     A degenerate architecture's output ignores its input (e.g. a NAS-Bench-201
     cell whose every path to the output passes through ``none``). Devices
@@ -178,8 +178,7 @@ def usable(space: Any, archs: Sequence[Any]) -> list[Any]:
     pixel3 and several ms on the Xeons), and their accuracy is chance, so they
     make poor reference architectures.
     """
-    degenerate = getattr(space, "is_degenerate", None)
-    return list(archs) if degenerate is None else [a for a in archs if not degenerate(a)]
+    return [a for a in archs if not space.is_degenerate(a)]
 
 
 def candidate_pool(space: Any, limit: int = ENUMERATE_LIMIT, sample: int = SAMPLED_POOL,

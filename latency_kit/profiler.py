@@ -26,7 +26,7 @@ from .stats import LatencyStats
 
 # Fingerprint fields that must match for a resumed run to add to a profile.
 IDENTITY_FIELDS = ("device", "runtime", "runtime_version", "opset", "threads", "precision",
-                   "batch", "cpu_model", "model", "gpu_name", "delegate")
+                   "batch", "cpu_model", "model", "gpu_name", "delegate", "cuda_graph")
 
 
 class Progress(Protocol):

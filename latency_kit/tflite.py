@@ -123,13 +123,14 @@ def cached_tflite(spec, precision: str = "fp32", cache: str | Path | None = None
     """The ``.tflite`` file of a :class:`~latency_kit.backends.base.ModelSpec`, converting once."""
     import torch
 
-    from .export import cache_name
+    from .export import BUILD_REVISION, cache_name
     from .paths import cache_dir
 
     check_precision(precision)
     root = Path(cache) if cache else cache_dir() / "tflite"
     name = cache_name(spec.space, spec.space_options, spec.kind, spec.key, spec.input_shape,
-                      precision, converter_version(), torch.__version__.split("+")[0])
+                      precision, converter_version(), torch.__version__.split("+")[0],
+                      BUILD_REVISION)
     path = root / f"{name}.tflite"
     if path.exists():
         return path

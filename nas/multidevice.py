@@ -188,7 +188,9 @@ class MultiDevicePNAG:
         self.pool_ms_ = self._source_ms(self.sources_, pool)
         self.pool_feats_ = self.features(pool)
         z = SourceScale.fit(self.pool_ms_).transform(self.pool_ms_)
-        self.ref_idx_ = select_references(z, self.pool_feats_, self.shots)
+        live = np.array([i for i, a in enumerate(pool) if not self.space.is_degenerate(a)])
+        self.ref_idx_ = [int(live[i]) for i in select_references(z[live], self.pool_feats_[live],
+                                                                   self.shots)]
         self.references_ = [pool[i] for i in self.ref_idx_]
         self.train_devices_ = {
             name: self._transfer(name, [n for n in self.sources_ if n != name],

@@ -158,3 +158,13 @@ def test_readme_few_shot_tour_runs(refdata, tmp_path) -> None:
     assert result.exit_code == 0, result.output
     rows = load_profile("tour").measurements
     assert len(rows) == 4 and all(r["value_ms"] > 0 for r in rows)
+
+
+def test_calibration_and_multidevice_references_skip_degenerate_cells() -> None:
+    from latency_kit.calibration import sample_archs
+
+    space = get_space("nb201")
+    drawn = sample_archs(space, 300, seed=2)  # 341 of 15,625 are degenerate: some are drawn
+    assert len(drawn) == 300 and not any(space.is_degenerate(a) for a in drawn)
+    assert sample_archs(space, 30, seed=2) == drawn[:30]  # still prefix-stable
+    assert get_space("ofa-mbv3").is_degenerate(get_space("ofa-mbv3").sample(0)) is False

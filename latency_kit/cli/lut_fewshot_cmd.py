@@ -51,11 +51,14 @@ def reference(space: str, count: int, sources: tuple[str, ...], as_json: bool) -
 def fewshot(space: str, sources: tuple[str, ...], measurements: Path, name: str, out: Path | None,
             as_json: bool) -> None:
     """Build a profile for a device known only by a few whole-network measurements."""
-    from ..formats.arch_tables import read_table_csv
+    from ..formats.arch_tables import collect, read_table
     from ..fewshot_profile import build_fewshot_profile, load_sources
+    from ..spaces import get_space
 
     profiles = load_sources(sources, space)
-    table = read_table_csv(measurements)
+    space_obj = get_space(space)
+    table = collect(read_table(measurements).rows, space_obj.parse, str(measurements),
+                    what=f"{space} architecture")
     result = build_fewshot_profile(space, profiles, list(table.items()), name, out=out)
     summary = {"name": result.name, "path": str(result.path), "space": space,
                "shots": len(table), "sources": result.source_names, **result.data["fit"]}

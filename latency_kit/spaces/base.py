@@ -62,6 +62,12 @@ class SearchSpace(ABC, Generic[Arch]):
         rng = np.random.default_rng(rng)
         return self.decode([int(rng.integers(len(d.choices))) for d in self.decisions()])
 
+    def is_degenerate(self, arch: Arch) -> bool:
+        """Whether ``arch``'s output is independent of its input (a NAS-Bench-201 cell
+        whose every path passes through ``none``, say). Such networks are measured, but
+        never chosen as calibration or reference networks. Default: none is."""
+        return False
+
     def features(self, arch: Arch) -> np.ndarray:
         """A fixed-length numeric vector (one-hot per decision) for learned models."""
         parts = []
