@@ -4,7 +4,9 @@
 imported lazily so optional runtimes (TensorRT, LiteRT, adb) cost nothing
 until used. To add one, write a :class:`~latency_kit.backends.base.Backend`
 subclass and add its ``"module:Class"`` path to ``DEVICES`` (exact names) or
-``PREFIXES`` (names such as ``ssh://user@host``).
+``PREFIXES`` (names such as ``ssh://user@host``). Any other name that is not a
+typo of those is an attached device's: an Android phone's model (``pixel``),
+found over adb here or, with ``attached=False``, on a Ray worker.
 """
 
 from __future__ import annotations
