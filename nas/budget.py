@@ -107,7 +107,9 @@ def estimate_range(space: Any, cost: Any, samples: int = 2000,
                    seed: int = 0) -> tuple[FeasibleRange, Any]:
     """Cost range of ``space`` under ``cost``, and the cheapest architecture seen.
 
-    A table source is read whole (its range is exact). Otherwise: the
+    A table source (``table:PATH``, or a per-architecture profile as
+    ``--device``, which may hold only part of the space) is read whole: its
+    range is exact and only its architectures count. Otherwise: the
     architectures that take the same choice index everywhere (the all-smallest
     and all-largest ones among them) plus ``samples`` random architectures.
     Quantiles come from random architectures (or table entries).

@@ -25,8 +25,8 @@ from latency_kit.table_profile import TableProfile
 from .sources import ArchTableMixin, CostSource, file_digest, one_torch_thread
 
 COST_FORMS = "table:PATH (per-architecture ms) or madds"
-_UNIT_FIX = ("table:PATH is in ms: convert it, or import it with `latkit lut import --format "
-             "table --unit {unit} --name NAME` and pass --device NAME")
+_UNIT_FIX = ("table:PATH takes ms: convert it, or `latkit lut import --format table --unit "
+             "{unit}` it and pass --device NAME")
 # Files of a profile directory that determine its predictions.
 _PROFILE_FILES = ("profile.json", "lut.json", "calibration.json", "predictor.json", "table.json")
 

@@ -243,9 +243,8 @@ def check_plausible(values_ms: Iterable[float], holds: str, source: str, unit: s
     fits = [u for u in UNITS if u != read_as and low <= raw * UNITS[u] <= high]
     advice = fix.format(unit=fits[0]) if fits else "check the file's unit"
     side = "below" if median < low else "above"
-    raise LatkitError(
-        f"{source}: the median latency is {median:.3g} ms per {holds} (read as {read_as}), "
-        f"{side} the plausible {_ms(low)} to {_ms(high)} per {holds}; {advice}")
+    raise LatkitError(f"{source}: median {median:.3g} ms per {holds} (read as {read_as}) is {side} "
+                      f"the plausible {_ms(low)} to {_ms(high)}; {advice}")
 
 
 def _ms(value: float) -> str:
