@@ -16,8 +16,8 @@ _EXPORT = ("ofa-yaml", "proxyless-yaml", "csv", "json", "table")
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(_IMPORT), required=True,
               help="Format of FILES: ofa-yaml/proxyless-yaml/csv/json are block LUTs; table "
-                   "(CSV arch,value ms), help (.pt list + --index) and dict (pickle/JSON) are "
-                   "per-architecture tables.")
+                   "(CSV arch,value or JSON lines, as --cost table: reads), help (.pt list + "
+                   "--index) and dict (pickle/JSON) are per-architecture tables.")
 @click.option("--name", required=True, help="Name of the new profile (then use --device NAME).")
 @click.option("--space", default=None,
               help="Search space of the table (default: ofa-mbv3 for OFA/CSV, nb201 for "
