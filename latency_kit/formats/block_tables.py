@@ -10,7 +10,6 @@ and one row per block; only ``key``, ``median_ms`` and ``count`` must be filled
 from __future__ import annotations
 
 import csv
-from dataclasses import fields
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -20,7 +19,10 @@ from ..stats import LatencyStats
 from ._common import read_json_file, read_text
 from .checks import check_plausible, clip, preview, unique, unit_scale
 
-COLUMNS = ["key"] + [f.name for f in fields(LatencyStats)]
+# The CSV's columns, fixed (a LatencyStats field added later, such as a dict,
+# does not change the format; such fields are not exported to CSV).
+COLUMNS = ["key", "median_ms", "count", "mean_ms", "p10_ms", "p90_ms", "iqr_ms", "cv",
+           "iterations", "flagged"]
 _INTS = {"count", "iterations"}
 _TIMES = {"median_ms", "mean_ms", "p10_ms", "p90_ms", "iqr_ms"}  # scaled by --unit; cv is a ratio
 
@@ -32,7 +34,7 @@ def write_csv(path: Path, table: LatencyTable) -> None:
         writer.writerow(COLUMNS)
         for key, stats in sorted(table.entries.items()):
             row = stats.to_dict()
-            writer.writerow([key] + [_cell(row[c]) for c in COLUMNS[1:]])
+            writer.writerow([key] + [_cell(row.get(c)) for c in COLUMNS[1:]])
 
 
 def _cell(value: Any) -> str:
