@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -59,7 +59,11 @@ def time_batches(backend: Backend, prepared: Prepared, iterations: int, repeats:
 
 def measure_prepared(backend: Backend, prepared: Prepared,
                      settings: MeasureSettings = MeasureSettings()) -> LatencyStats:
-    """Measure an already prepared model, re-measuring while the spread is high."""
+    """Measure an already prepared model, re-measuring while the spread is high.
+
+    The statistics record what the backend says actually ran
+    (``prepared.info["entry"]``, see :attr:`LatencyStats.run`).
+    """
     iterations = warm_up(backend, prepared, settings)
     best: LatencyStats | None = None
     for _ in range(settings.retries + 1):
@@ -68,9 +72,9 @@ def measure_prepared(backend: Backend, prepared: Prepared,
         if best is None or stats.rel_iqr < best.rel_iqr:
             best = stats
         if best.rel_iqr <= settings.max_rel_iqr:
-            return best
+            return best.with_run(prepared.info.get("entry"))
     assert best is not None
-    return best.flag()
+    return best.flag().with_run(prepared.info.get("entry"))
 
 
 def measure(backend: Backend, spec: ModelSpec,
@@ -117,7 +121,8 @@ def measure_interleaved(backend: Backend, specs: Sequence[ModelSpec], rounds: in
         out = []
         for i in range(len(specs)):
             stats = LatencyStats.from_samples(samples[i], iters[i])
-            out.append(LatencyStats(**{**stats.to_dict(), "median_ms": float(np.median(per_round[i]))}))
+            out.append(replace(stats, median_ms=float(np.median(per_round[i])))
+                       .with_run(prepared[i].info.get("entry")))
         return out
     finally:
         for prep in prepared:

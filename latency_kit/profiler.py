@@ -137,6 +137,7 @@ def finish_profile(out: Path, meta: dict[str, Any], table: LatencyTable, started
     table or the calibration networks, so reopening a finished profile (to
     use it, or to check it is complete) does not make its build look slower.
     """
+    meta["fingerprint"] = {**meta.get("fingerprint", {}), **run_summary(table)}
     before = _measured(out)
     table.save(out / LUT_FILE)
     (out / JOURNAL_FILE).unlink(missing_ok=True)
@@ -148,6 +149,41 @@ def finish_profile(out: Path, meta: dict[str, Any], table: LatencyTable, started
                                       2)
     save_meta(out, meta)
     return Profile.load(out)
+
+
+# What ran (``LatencyStats.run``) that must be the same for every entry of one
+# table: a table of CUDA-graph replays and plain launches, or of GPU-delegate
+# and CPU times, holds two devices' numbers.
+UNIFORM_RUN_FIELDS = ("launch", "delegate", "compute_precision")
+
+
+def run_summary(table: LatencyTable) -> dict[str, Any]:
+    """Fingerprint fields from what the entries say ran; ``LatkitError`` if they disagree.
+
+    Each of :data:`UNIFORM_RUN_FIELDS` that entries record must have one
+    value, which joins the fingerprint; entries a delegate took only in part
+    are listed under ``partial_delegation`` (their keys), so a profile says
+    where its "GPU" numbers include CPU work.
+    """
+    seen: dict[str, dict[Any, str]] = {}
+    partial: list[str] = []
+    for key, stats in sorted(table.entries.items()):
+        run = stats.run or {}
+        for name in UNIFORM_RUN_FIELDS:
+            if name in run:
+                seen.setdefault(name, {}).setdefault(run[name], key)
+        if run.get("delegation") == "partial":
+            partial.append(key)
+    for name, values in seen.items():
+        if len(values) > 1:
+            (a, key_a), (b, key_b) = list(values.items())[:2]
+            raise LatkitError(f"entries of one table ran with {name} {a!r} ({key_a[:50]}) and "
+                              f"{b!r} ({key_b[:50]}); measure the profile again under one setting "
+                              "(another --name)")
+    summary: dict[str, Any] = {name: next(iter(values)) for name, values in seen.items()}
+    if partial:
+        summary["partial_delegation"] = partial
+    return summary
 
 
 def _measured(out: Path) -> tuple[bytes, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Sequence
 
 import numpy as np
@@ -17,7 +17,11 @@ class LatencyStats:
     (std / mean of the batch times) describe its spread, ``count`` is the
     number of timed batches and ``iterations`` the runs in each batch. The
     spread fields are ``None`` only for entries imported from tools that do
-    not record them (we never invent numbers for them).
+    not record them (we never invent numbers for them). ``run`` is what the
+    backend says actually ran for this entry (``Prepared.info["entry"]``: a
+    phone's delegate and how much of the graph it took, the compute
+    precision, peak memory; a GPU's launch mode), ``None`` where it said
+    nothing and in files written before it existed.
     """
 
     median_ms: float
@@ -29,6 +33,7 @@ class LatencyStats:
     cv: float | None = None
     iterations: int = 1
     flagged: bool = False
+    run: dict[str, Any] | None = None
 
     @classmethod
     def from_samples(cls, samples_ms: Sequence[float], iterations: int = 1) -> "LatencyStats":
@@ -61,10 +66,17 @@ class LatencyStats:
 
     def flag(self) -> "LatencyStats":
         """A copy marked as too noisy to trust."""
-        return LatencyStats(**{**asdict(self), "flagged": True})
+        return replace(self, flagged=True)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if data["run"] is None:  # files stay as they were for backends that record nothing
+            del data["run"]
+        return data
+
+    def with_run(self, run: dict[str, Any] | None) -> "LatencyStats":
+        """A copy that records ``run`` (what actually ran); unchanged when ``run`` is empty."""
+        return replace(self, run=dict(run)) if run else self
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "LatencyStats":
@@ -85,6 +97,10 @@ class LatencyStats:
             value = data[name]
             if name == "flagged":
                 values[name] = bool(value)
+            elif name == "run":
+                if value is not None and not isinstance(value, dict):
+                    raise TypeError(f"run must be an object, got {value!r}")
+                values[name] = value
             elif name in ("count", "iterations"):
                 values[name] = _number(name, value, int)
             elif value is None and name != "median_ms":

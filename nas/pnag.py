@@ -310,9 +310,11 @@ class PNAG:
     # -- training --------------------------------------------------------------
     def _draw_archive(self, rng: np.random.Generator, m: int) -> list[Any]:
         pool = None
+        held = self.lookups._cost_held
         if hasattr(self.accuracy, "archs"):
-            pool = [a for a in self.accuracy.archs()
-                    if self.lookups._cost_held is None or a in self.lookups._cost_held]
+            pool = [a for a in self.accuracy.archs() if held is None or a in held]
+        elif held is not None:  # a partial cost table: only its architectures have a cost
+            pool = list(self.cost.archs())
         if pool is not None:
             if not pool:
                 raise LatkitError("the accuracy and cost tables share no architecture")
@@ -345,6 +347,9 @@ class PNAG:
         archs = [a for a, c in zip(archs, costs) if np.isfinite(c)]
         self.archive_ = []
         self._query(archs, tick, s.archs)
+        if not self.archive_:
+            raise LatkitError("no architecture has both a cost and an accuracy; check that the "
+                              "cost and accuracy sources cover the same space")
         costs = np.array([c for _, _, c in self.archive_])
         self.fallback_ = cheapest
         if costs.min() < feasible.low:

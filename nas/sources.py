@@ -12,9 +12,7 @@ better; cost is in the source's ``unit`` (``"ms"`` or ``"madds"``).
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import json
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
@@ -125,69 +123,34 @@ def mapping_digest(space: SearchSpace, values: Mapping[Any, float]) -> str:
 def read_arch_table(path: str | Path, space: SearchSpace) -> dict[Any, float]:
     """Read a per-architecture table: CSV or JSON lines with fields ``arch`` and ``value``.
 
-    CSV needs a header row naming ``arch`` and ``value`` (other columns are
-    ignored). In JSON lines, ``arch`` is the space's string form or its JSON
-    form. Architectures are parsed in ``space``, so two spellings of one
-    architecture are one entry; a repeated architecture is an error.
+    The importers' reader and rules (:mod:`latency_kit.formats.arch_tables`):
+    a CSV header names ``arch`` and ``value`` (a UTF-8 byte-order mark is
+    fine; other columns are ignored); in JSON lines, ``arch`` is the space's
+    string form or its JSON form. Architectures are parsed in ``space``, so
+    two spellings of one architecture are one entry, and a repeated one is an
+    error naming both lines. Values must be finite numbers.
     """
+    from latency_kit.formats.arch_tables import collect, read_table
+
     path = Path(path)
     if not path.is_file():
         raise LatkitError(f"table {path} does not exist; give table:PATH of a CSV or JSON-lines file")
-    rows = list(_json_rows(path) if _looks_like_json(path) else _csv_rows(path))
-    if not rows:
-        raise LatkitError(f"table {path} has no rows; it needs fields arch and value")
-    table: dict[Any, float] = {}
-    for where, arch_field, value_field in rows:
-        try:
-            arch = (space.from_json(arch_field) if isinstance(arch_field, dict)
-                    else space.parse(str(arch_field)))
-        except LatkitError as exc:
-            raise LatkitError(f"{path}:{where}: bad {space.name} architecture: {exc}") from None
-        try:
-            value = float(value_field)
-        except (TypeError, ValueError):
-            raise LatkitError(f"{path}:{where}: value {value_field!r} is not a number") from None
-        if not np.isfinite(value):
-            raise LatkitError(f"{path}:{where}: value {value_field!r} is not finite")
-        if arch in table:
-            raise LatkitError(f"{path}:{where}: architecture {space.format(arch)} appears twice")
-        table[arch] = value
-    return table
+
+    def parse(arch: Any) -> Any:
+        return space.from_json(arch) if isinstance(arch, dict) else space.parse(str(arch))
+
+    return collect(read_table(path).rows, parse, str(path), convert=_finite,
+                   what=f"{space.name} architecture")
 
 
-def _looks_like_json(path: Path) -> bool:
-    if path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-        return True
-    if path.suffix.lower() == ".csv":
-        return False
-    with open(path) as handle:
-        return handle.read(1).lstrip().startswith("{")
-
-
-def _json_rows(path: Path) -> Iterator[tuple[int, Any, Any]]:
-    with open(path) as handle:
-        for number, line in enumerate(handle, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise LatkitError(f"{path}:{number}: not a JSON line ({exc.msg})") from None
-            if not isinstance(row, dict) or "arch" not in row or "value" not in row:
-                raise LatkitError(f"{path}:{number}: each JSON line needs fields arch and value")
-            yield number, row["arch"], row["value"]
-
-
-def _csv_rows(path: Path) -> Iterator[tuple[int, Any, Any]]:
-    with open(path, newline="") as handle:
-        reader = csv.DictReader(handle)
-        fields = [f.strip() for f in reader.fieldnames or []]
-        if "arch" not in fields or "value" not in fields:
-            raise LatkitError(f"{path}: the CSV header must name the columns arch and value, "
-                              f"got {fields}")
-        reader.fieldnames = fields
-        for number, row in enumerate(reader, 2):
-            yield number, row["arch"].strip(), row["value"]
+def _finite(value: Any, where: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise LatkitError(f"{where}: value {str(value)[:40]!r} is not a number") from None
+    if not np.isfinite(number):
+        raise LatkitError(f"{where}: value {str(value)[:40]!r} is not finite")
+    return number
 
 
 class ArchTableMixin:

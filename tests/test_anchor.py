@@ -157,3 +157,19 @@ def test_one_display_covers_every_stage(monkeypatch) -> None:
     text = out.getvalue()
     assert "profiling cpu " in text and "96/96" in text
     assert "profiling cpu: calibration" in text and "1/90" in text
+
+
+def test_the_busy_note_shows_only_once_measuring_starts(monkeypatch) -> None:
+    from rich.console import Console
+
+    from latency_kit.cli import _common
+
+    monkeypatch.setattr(_common, "console", lambda stderr=True: Console(file=StringIO(), width=160))
+    lines = []
+    monkeypatch.setattr(_common.click, "echo", lambda text, err=False: lines.append(text))
+    with _common.progress_bar("profiling cpu", heading="note: this machine is busy"):
+        pass  # failed before measuring: no note, so the error stays the only line
+    assert lines == []
+    with _common.progress_bar("profiling cpu", heading="note: this machine is busy") as update:
+        update(1, 2, "a")
+    assert lines == ["note: this machine is busy"]

@@ -514,13 +514,16 @@ def test_profile_and_journal_from_before_still_load_and_resume(binary, no_conver
     for name in NEW_FINGERPRINT_FIELDS:
         meta["fingerprint"].pop(name)
     meta_path.write_text(json.dumps(meta))
-    old_entry = json.loads((tmp_path / "pixel" / "journal.jsonl").read_text())
-    assert set(old_entry["stats"]) <= {"median_ms", "count", "mean_ms", "p10_ms", "p90_ms", "iqr_ms",
-                                       "cv", "iterations", "flagged"}
+    journal_path = tmp_path / "pixel" / "journal.jsonl"
+    old_entry = json.loads(journal_path.read_text())
+    old_entry["stats"].pop("run", None)  # the previous release recorded no per-entry run
+    journal_path.write_text(json.dumps(old_entry) + "\n")
     resumed, runs = resume(phone, adb, job, binary)
     assert runs == RUNS_PER_BLOCK  # only the missing block
     loaded = load_profile(tmp_path / "pixel")
     assert loaded.complete and set(loaded.lut.entries) == set(resumed.lut.entries) == {SMALL, HEAD}
     assert loaded.lut.entries[old_entry["key"]].median_ms == old_entry["stats"]["median_ms"]
-    assert loaded.meta["fingerprint"].get("compute_precision") is None
+    assert loaded.lut.entries[old_entry["key"]].run is None
+    new_key = ({SMALL, HEAD} - {old_entry["key"]}).pop()
+    assert loaded.lut.entries[new_key].run["delegate"] == loaded.meta["fingerprint"]["delegate"]
     assert _profile_row("pixel", tmp_path / "pixel")["hardware"] == "Pixel 7"

@@ -151,7 +151,8 @@ def test_entry_records_its_launch_mode(fake_cuda, cuda_graph) -> None:
     backend = TorchCudaBackend(cuda_graph=cuda_graph, warmup_ms=0)
     run = backend.make_run(KEY, FakeStream("engine", cuda.log), _launcher(cuda), {})
     info = backend.prepared(SPEC, run, engine="e.plan").info
-    assert info == {"launch": launch_mode(cuda_graph), "cuda_graph": cuda_graph, "engine": "e.plan"}
+    assert info == {"launch": launch_mode(cuda_graph), "cuda_graph": cuda_graph, "engine": "e.plan",
+                    "entry": {"launch": launch_mode(cuda_graph)}}
     assert ("capture", "engine") in cuda.log if cuda_graph else ("capture", "engine") not in cuda.log
 
 

@@ -439,6 +439,24 @@ def test_partial_table_as_device_matches_cost_table(tmp_path):
         assert arch in cost and row["latency_ms"] == cost[arch] <= row["budget_ms"]
 
 
+
+def test_small_partial_table_with_the_default_proxy(tmp_path):
+    """A 400-cell cost table (fewer than the archive PNAG draws) with the default
+    MACs proxy: the archive is drawn from the table's cells, not from the whole
+    space (where every cell but the table's has no cost); numbers written here."""
+    cells = [NB201.decode(list(ix)) for ix in itertools.product(range(5), repeat=6)]
+    rng = np.random.default_rng(2)
+    held = [cells[i] for i in rng.choice(len(cells), 400, replace=False)]
+    (tmp_path / "cost.csv").write_text("arch,value\n" + "".join(
+        f"{NB201.format(a)},{1.0 + 0.3 * sum(o.startswith('nor_conv') for o in a.ops)}\n"
+        for a in held))
+    result = _cli("nas", "generate", "--space", "nb201", "--cost", f"table:{tmp_path / 'cost.csv'}",
+                  "--preset", "tiny", "--budget", "2ms", "--json")
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    assert NB201.parse(row["arch"]) in held and row["latency_ms"] <= 2.0
+
+
 def test_eagle_partial_table_is_a_device_cost(refdata):
     """BRP-NAS/Eagle's i7 table holds 15,284 cells: as ``--device`` its range is
     the table's exact one (README: 1.02 to 9.51 ms) and only its cells are drawn."""

@@ -90,10 +90,12 @@ def test_table_errors(tmp_path, ofa, archs) -> None:
     with pytest.raises(LatkitError, match="not a number"):
         TableAccuracy.from_file(bad, ofa)
     bad.write_text(f"arch,value\n{ofa.format(archs[0])},1\n{ofa.format(archs[0])},2\n")
-    with pytest.raises(LatkitError, match="twice"):
+    with pytest.raises(LatkitError, match="appears twice, at line 2 and line 3"):
         TableAccuracy.from_file(bad, ofa)
+    bad.write_text("\ufeffarch,value\n" + f"{ofa.format(archs[0])},71.5\n")  # a BOM: fine
+    assert list(TableAccuracy.from_file(bad, ofa).values.values()) == [71.5]
     bad.write_text("arch,value\nr224_garbage,1\n")
-    with pytest.raises(LatkitError, match=":2: bad ofa-mbv3 architecture"):
+    with pytest.raises(LatkitError, match="line 2: bad ofa-mbv3 architecture"):
         TableAccuracy.from_file(bad, ofa)
     jl = tmp_path / "bad.jsonl"
     jl.write_text('{"arch": "x"}\n')

@@ -41,7 +41,13 @@ class ModelSpec:
 
 @dataclass
 class Prepared:
-    """A model ready to run on a backend; ``state`` is backend-specific."""
+    """A model ready to run on a backend; ``state`` is backend-specific.
+
+    ``info["entry"]``, where a backend sets it, is a JSON-safe dict of what
+    actually ran (a delegate and how much of the graph it took, a launch
+    mode); the engine stores it with the entry's statistics
+    (:attr:`latency_kit.stats.LatencyStats.run`).
+    """
 
     spec: ModelSpec
     state: Any = None

@@ -188,9 +188,11 @@ class CudaBackend(Backend):
 
     @staticmethod
     def prepared(spec: ModelSpec, run: CudaRun, **info: Any) -> Prepared:
-        """``spec`` ready to time; ``info["launch"]`` says how its inferences are launched."""
-        return Prepared(spec, run, {"launch": launch_mode(run.cuda_graph),
-                                    "cuda_graph": run.cuda_graph, **info})
+        """``spec`` ready to time; ``info["launch"]`` says how its inferences are launched,
+        and ``info["entry"]`` records it with the entry (:attr:`LatencyStats.run`)."""
+        launch = launch_mode(run.cuda_graph)
+        return Prepared(spec, run, {"launch": launch, "cuda_graph": run.cuda_graph,
+                                    "entry": {"launch": launch}, **info})
 
     @staticmethod
     def time_launches(run: CudaRun, iterations: int) -> float:

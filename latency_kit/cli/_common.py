@@ -82,7 +82,8 @@ def console(stderr: bool = True):
 
 
 @contextmanager
-def progress_bar(description: str, total: int | None = None) -> Iterator[Any]:
+def progress_bar(description: str, total: int | None = None,
+                 heading: str | None = None) -> Iterator[Any]:
     """A rich progress display on stderr; yields ``update(done, total, note, stage=None)``.
 
     One display covers every stage of a command: an update with a new
@@ -90,7 +91,8 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Any]:
     row and starts a row of its own, with its own count, elapsed time and ETA,
     so a stage never inherits the previous stage's speed. The display appears
     at the first update, so a command that fails while checking its inputs
-    prints its one error line and nothing else.
+    prints its one error line and nothing else; ``heading`` (a line such as
+    "this machine is busy") is printed then too, above the display.
     """
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn, TimeRemainingColumn)
@@ -107,6 +109,8 @@ def progress_bar(description: str, total: int | None = None) -> Iterator[Any]:
     def update(done: int, total_: int | None = None, note: str = "",
                stage: str | None = None) -> None:
         if not bar.live.is_started:
+            if heading:
+                click.echo(heading, err=True)
             bar.start()
         if stage not in rows:
             if current:  # the previous stage is over: show it complete

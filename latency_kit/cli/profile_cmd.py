@@ -25,6 +25,9 @@ from ._common import console, progress_bar, resolution_option, space_option, spa
               help="Batch size of every measurement.")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32",
               show_default=True, help="Numeric precision (GPU devices: gpu, tensorrt, torch-cuda).")
+@click.option("--cuda-graph/--no-cuda-graph", "cuda_graph", default=None,
+              help="GPU devices: time CUDA-graph replays (the default) or plain launches; a "
+                   "model whose capture fails is an error under --cuda-graph.")
 @click.option("--name", default=None, help="Profile name (default: derived from the device).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Profile directory (default: $LATKIT_HOME/profiles/NAME).")
@@ -67,7 +70,7 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
             delegate: str | None = None, core_mask: str | None = None,
             pin_big_cores: bool | None = None, remote_python: str | None = None,
             ssh_options: tuple[str, ...] = (), ray_address: str | None = None,
-            reanchor: bool = False) -> None:
+            reanchor: bool = False, cuda_graph: bool | None = None) -> None:
     """Measure every block the space can contain and write a device profile.
 
     Resumable: interrupt it at any point and rerun the same command.
@@ -97,6 +100,9 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
             raise LatkitError(f"device {device!r} measures fp32 only; --precision is for GPU devices")
         check_precision(precision)
         name = name or f"{default_profile_name(device, threads, batch)}-{precision}"
+    if cuda_graph is not None and "cuda_graph" not in inspect.signature(cls.__init__).parameters:
+        raise LatkitError(f"device {device!r} has no CUDA graphs; --cuda-graph/--no-cuda-graph "
+                          "is for GPU devices (gpu, tensorrt, torch-cuda)")
     ok, why = cls.available()
     if not ok and not ray_address:  # with --ray the devices are on the cluster's nodes
         raise LatkitError(f"device {device!r} is not usable here: {why}")
@@ -122,11 +128,8 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
 
         connect(ray_address)  # fails early, naming the extra, when Ray is missing
         builder = partial(build_profile_ray, address=ray_address)
-    note = busy_note()
-    if note:
-        click.echo(note, err=True)
     started = time.perf_counter()
-    with progress_bar(f"profiling {device}") as update:
+    with progress_bar(f"profiling {device}", heading=busy_note()) as update:
         from ..calibration import DEFAULT_CALIBRATION, PROCESSES
 
         result = builder(device=device, space=space, resolutions=resolution, out=out,
@@ -136,7 +139,7 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
                                serial=serial, benchmark_binary=benchmark_binary,
                                delegate=delegate, core_mask=core_mask,
                                pin_big_cores=pin_big_cores, remote_python=remote_python,
-                               ssh_options=ssh_options or None,
+                               ssh_options=ssh_options or None, cuda_graph=cuda_graph,
                                calibrate=DEFAULT_CALIBRATION if calibrate is None else calibrate,
                                calibration_processes=(PROCESSES if calibration_processes is None
                                                       else calibration_processes),
