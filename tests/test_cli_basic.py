@@ -117,6 +117,26 @@ def test_bad_input_is_one_line(case: str, tmp_path: Path, monkeypatch) -> None:
     assert not (tmp_path / "x.onnx").exists()
 
 
+def test_a_long_error_is_still_one_short_line() -> None:
+    """The CLI's last guard: a message quoting a file's contents stays one line."""
+    from latency_kit.cli._common import ERROR_CHARS, LatkitGroup
+    from latency_kit.errors import LatkitError
+
+    @click.group(cls=LatkitGroup)
+    def group() -> None:
+        pass
+
+    @group.command()
+    def fail() -> None:
+        raise LatkitError("table x.yaml holds {" + "'key': 1,\n" * 500 + "}")
+
+    result = CliRunner().invoke(group, ["fail"])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: table x.yaml holds {'key': 1,; 'key': 1,")
+    assert len(line) == len("error: ") + ERROR_CHARS and line.endswith("…")
+
+
 def test_bad_input_in_a_real_process() -> None:
     result = subprocess.run([LATKIT, "measure", "--device", "tensorrtt", "--arch", ARCH],
                             capture_output=True, text=True, timeout=120)
