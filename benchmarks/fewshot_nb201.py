@@ -3,7 +3,7 @@
 Sources: HELP's 13 meta-training devices (its train + validation lists).
 Targets: HELP's 6 test devices. For each target, N architectures are
 "measured" (looked up in the target's table), the transfer of
-``latency_kit.fewshot`` is fitted on them, and the Spearman rank correlation
+``latency_kit.predict.transfer`` is fitted on them, and the Spearman rank correlation
 between prediction and truth over all 15,625 architectures is reported, next
 to a FLOPs baseline (which needs no measurement) in the same run.
 
@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
-from latency_kit.fewshot import FewShotTransfer, SourceScale, select_references
+from latency_kit.predict.transfer import FewShotTransfer, SourceScale, select_references
 from latency_kit.safe_pickle import safe_load
 
 HELP_TRAIN = ("1080ti_1", "1080ti_32", "1080ti_256", "silver_4114", "silver_4210r", "samsung_a50",
@@ -130,7 +130,7 @@ def cpu_check(count: int, archs: list[str], z: np.ndarray, feats: np.ndarray,
     """
     from latency_kit.api import arch_spec
     from latency_kit.backends import open_backend
-    from latency_kit.engine import measure_interleaved
+    from latency_kit.measure.engine import measure_interleaved
     from latency_kit.spaces import get_space
 
     space = get_space("nb201")

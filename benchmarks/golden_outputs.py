@@ -67,13 +67,14 @@ def run(name: str, steps: list[list[str]], root: Path, latkit: str) -> None:
             result = subprocess.run([latkit, *[a.replace("{out}", str(folder)) for a in args]],
                                     capture_output=True, text=True, timeout=900,
                                     env={**os.environ, "LATKIT_HOME": home})
-            record(folder, f"{number}.", result)
+            record(folder, f"{number}.", result, home)
     finally:
         shutil.rmtree(home, ignore_errors=True)
 
 
-def record(folder: Path, prefix: str, result: subprocess.CompletedProcess) -> None:
-    stdout = result.stdout.replace(str(folder), "{out}").replace(str(REPO), "{repo}")
+def record(folder: Path, prefix: str, result: subprocess.CompletedProcess, home: str) -> None:
+    stdout = (result.stdout.replace(str(folder), "{out}").replace(str(REPO), "{repo}")
+              .replace(home, "{home}"))
     (folder / f"{prefix}stdout").write_text(stdout)
     (folder / f"{prefix}exit").write_text(f"{result.returncode}\n")
     if result.returncode != 0:  # the error line is behaviour too

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     import optuna
 
     from latency_kit import load_profile
-    from latency_kit.optuna_helper import LatencyObjective
+    from latency_kit.integrations.optuna import LatencyObjective
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:

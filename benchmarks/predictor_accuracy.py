@@ -9,7 +9,7 @@ count or batch, and one or more resolutions it:
    networks and measures their ground truth in ``--passes`` separate
    processes, each taking the median of ``--rounds`` interleaved rounds; the
    truth is the median over processes, each brought to their common level
-   first (``latency_kit.processes``; finished processes are journaled, so a
+   first (``latency_kit.measure.processes``; finished processes are journaled, so a
    rerun only runs the missing ones, and ``--passes`` can grow later);
 3. prints, per resolution, the calibrated predictor next to the raw LUT sum
    and a MACs-linear fit on the same calibration networks (within ±5%, ±10%,
@@ -45,16 +45,16 @@ from typing import Any
 import numpy as np
 
 from latency_kit.api import build_profile
-from latency_kit.calibration import SETTINGS, sample_archs
+from latency_kit.measure.calibration import SETTINGS, sample_archs
 from latency_kit.journal import read_journal
 from latency_kit.paths import cache_dir
-from latency_kit.features import (DEFAULT_FEATURES, DEFAULT_RECIPE, GROUP_FEATURES, KERNEL_RECIPE,
+from latency_kit.predict.features import (DEFAULT_FEATURES, DEFAULT_RECIPE, GROUP_FEATURES, KERNEL_RECIPE,
                                   Recipe, ridge_fit)
-from latency_kit.predictor import LatencyPredictor, fit_predictor
-from latency_kit.processes import level_normalised, levels, measure_in_processes
+from latency_kit.predict.predictor import LatencyPredictor, fit_predictor
+from latency_kit.measure.processes import level_normalised, levels, measure_in_processes
 from latency_kit.spaces import get_space
 from latency_kit.stats import LatencyStats
-from latency_kit.validation import baselines, metrics, truth_noise
+from latency_kit.measure.validation import baselines, metrics, truth_noise
 
 HELDOUT_SEED = 1000
 TARGETS = "targets: >=99% within ±10%, >=90% within ±5%, Kendall tau >= 0.95"
@@ -233,7 +233,7 @@ SPEED_CODE = """
 import json, sys, time
 t0 = time.perf_counter()
 from latency_kit import load_profile
-from latency_kit.calibration import sample_archs
+from latency_kit.measure.calibration import sample_archs
 t1 = time.perf_counter()
 profile = load_profile(sys.argv[1])
 t2 = time.perf_counter()
@@ -325,7 +325,7 @@ def main() -> None:
     args.resolution = sorted(set(args.resolution or [224]))
     if args.skip_noise_floor:
         args.passes = 1
-    from latency_kit.calibration import DEFAULT_CALIBRATION
+    from latency_kit.measure.calibration import DEFAULT_CALIBRATION
 
     use = args.use or DEFAULT_CALIBRATION
     setting = f"{args.device}-{args.threads}t-b{args.batch}-{args.precision}"
@@ -425,7 +425,7 @@ def main() -> None:
                              for i in range(per_pass.shape[1])])
         if noise:
             print(f"The same from the processes' spread, assuming normal noise "
-                  f"(`latency_kit.validation.truth_noise`, as `latkit validate` prints it): one "
+                  f"(`latency_kit.measure.validation.truth_noise`, as `latkit validate` prints it): one "
                   f"process ±{noise['process_noise_pct']:.2f}% per network, the median of "
                   f"{noise['processes']} ±{noise['noise_pct']:.2f}%; a noise-free predictor would "
                   f"reach Kendall τ ≈ {noise['kendall_tau_ceiling']:.3f} against this truth\n")

@@ -11,7 +11,7 @@ On this machine (ONNX Runtime, ``--threads`` intra-op threads) it prints:
     ratio, with a summary: mean ratio, share of networks whose raw sum is
     within ±5% / ±10% of the measurement, and Kendall tau.
 
-The ground truth is ``latency_kit.engine.measure_interleaved``: every network
+The ground truth is ``latency_kit.measure.engine.measure_interleaved``: every network
 is timed once per round, rounds spread in time (``--pause`` seconds apart),
 and each network's value is the median of its per-round medians.
 
@@ -58,7 +58,7 @@ def ground_truth(profile, archs, threads: int, rounds: int, pause: float) -> lis
     """Part (b): interleaved whole-network medians (ms)."""
     from latency_kit.api import arch_spec
     from latency_kit.backends import open_backend
-    from latency_kit.engine import MeasureSettings, measure_interleaved
+    from latency_kit.measure.engine import MeasureSettings, measure_interleaved
 
     specs = [arch_spec(profile.space, arch) for arch in archs]
     with open_backend("cpu", threads=threads) as backend:
@@ -99,7 +99,7 @@ def main() -> None:
     from rich.table import Table
 
     from latency_kit.fingerprint import host_fingerprint
-    from latency_kit.profile import Profile
+    from latency_kit.profiles.profile import Profile
     from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
     out = Console(width=max(Console().width, 150))  # room for the architecture strings

@@ -49,12 +49,12 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("LATKIT_HOME", tempfile.mkdtemp(prefix="latkit-bench-"))
 
-    from latency_kit import tflite
+    from latency_kit.convert import tflite
     from latency_kit.api import build_profile
     from latency_kit.backends import open_backend
-    from latency_kit.calibration import measure_archs, sample_archs
+    from latency_kit.measure.calibration import measure_archs, sample_archs
     from latency_kit.fingerprint import cpu_model
-    from latency_kit.profile import load_profile
+    from latency_kit.profiles.profile import load_profile
     from latency_kit.spaces import get_space
 
     conversion_s = [0.0]

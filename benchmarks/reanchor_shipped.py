@@ -45,9 +45,9 @@ def main() -> None:
     os.environ["LATKIT_HOME"] = tempfile.mkdtemp(prefix="latkit-reanchor-")
 
     from latency_kit import load_profile
-    from latency_kit.anchor import host_note, profile_backend, reanchor
-    from latency_kit.load import describe_load
-    from latency_kit.validation import metrics, validate_profile
+    from latency_kit.measure.anchor import host_note, profile_backend, reanchor
+    from latency_kit.measure.load import describe_load
+    from latency_kit.measure.validation import metrics, validate_profile
 
     print(f"start {time.strftime('%H:%M:%S', time.gmtime())} UTC, {describe_load()}")
     shipped = load_profile(args.profile)

@@ -13,23 +13,23 @@ from importlib import import_module
 from typing import Any
 
 _EXPORTS = {
-    "load_profile": "latency_kit.profile",
-    "Profile": "latency_kit.profile",
+    "load_profile": "latency_kit.profiles.profile",
+    "Profile": "latency_kit.profiles.profile",
     "LatencyTable": "latency_kit.lut",
     "LatencyStats": "latency_kit.stats",
     "get_space": "latency_kit.spaces",
     "SearchSpace": "latency_kit.spaces",
     "open_backend": "latency_kit.backends",
     "Backend": "latency_kit.backends",
-    "MeasureSettings": "latency_kit.engine",
+    "MeasureSettings": "latency_kit.measure.engine",
     "build_profile": "latency_kit.api",
     "parse_budget": "latency_kit.units",
     "LatkitError": "latency_kit.errors",
     "import_tables": "latency_kit.formats",
     "export_profile": "latency_kit.formats",
-    "TableProfile": "latency_kit.table_profile",
-    "LatencyObjective": "latency_kit.optuna_helper",
-    "LatencyPredictor": "latency_kit.predictor",
+    "TableProfile": "latency_kit.profiles.table",
+    "LatencyObjective": "latency_kit.integrations.optuna",
+    "LatencyPredictor": "latency_kit.predict.predictor",
 }
 
 __all__ = sorted(_EXPORTS)

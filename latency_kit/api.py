@@ -6,15 +6,15 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from .backends import Backend, ModelSpec, open_backend
-from .calibration import DEFAULT_CALIBRATION, PROCESSES, Reopen, calibration_step
-from .engine import MeasureSettings, measure
-from .errors import LatkitError
-from .paths import profiles_dir
-from .profile import Profile
-from .profiler import ProfileJob, Progress, profile_blocks
-from .spaces import SearchSpace, get_space
-from .stats import LatencyStats
+from latency_kit.backends import Backend, ModelSpec, open_backend
+from latency_kit.measure.calibration import DEFAULT_CALIBRATION, PROCESSES, Reopen, calibration_step
+from latency_kit.measure.engine import MeasureSettings, measure
+from latency_kit.errors import LatkitError
+from latency_kit.paths import profiles_dir
+from latency_kit.profiles.profile import Profile
+from latency_kit.measure.blocks import ProfileJob, Progress, profile_blocks
+from latency_kit.spaces import SearchSpace, get_space
+from latency_kit.stats import LatencyStats
 
 
 def default_profile_name(device: str, threads: int | None = None, batch: int = 1) -> str:
@@ -41,7 +41,7 @@ def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
     resolutions) for the predictor; 0 skips that step. Backends that measure
     on this machine measure each of those networks in
     ``calibration_processes`` fresh processes (0: in this one; see
-    :mod:`latency_kit.calibration`). Resumable: calling it again with the
+    :mod:`latency_kit.measure.calibration`). Resumable: calling it again with the
     same ``out`` continues an interrupted run, calibration included. Returns
     the loaded profile.
     """

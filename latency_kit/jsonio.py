@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .errors import CorruptFileError
+from latency_kit.errors import CorruptFileError
 
 
 def write_json(path: str | Path, data: Any) -> None:

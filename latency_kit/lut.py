@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from .errors import CorruptFileError, LatkitError, MissingEntryError
-from .jsonio import read_json, write_json
-from .stats import LatencyStats
+from latency_kit.errors import CorruptFileError, LatkitError, MissingEntryError
+from latency_kit.jsonio import read_json, write_json
+from latency_kit.stats import LatencyStats
 
 SCHEMA = "latkit.lut"
 VERSION = 1

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from .errors import CorruptFileError
+from latency_kit.errors import CorruptFileError
 
 _ALLOWED = {
     ("builtins", "set"), ("builtins", "frozenset"), ("builtins", "complex"),

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import LatkitError
+from latency_kit.errors import LatkitError
 
 _TIME_UNITS = {"ms": 1.0, "s": 1000.0, "sec": 1000.0, "us": 1e-3, "µs": 1e-3, "ns": 1e-6}
 _COUNT_UNITS = {"k": 1e3, "m": 1e6, "g": 1e9}

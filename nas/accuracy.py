@@ -21,7 +21,7 @@ import numpy as np
 from latency_kit.errors import LatkitError
 from latency_kit.spaces import SearchSpace
 
-from .sources import AccuracySource, ArchTableMixin, file_digest
+from nas.sources import AccuracySource, ArchTableMixin, file_digest
 
 ENTRY_POINT_GROUP = "latkit.accuracy"
 DEFAULT_ACCURACY = "proxy"
@@ -134,7 +134,7 @@ class ProxyAccuracy(AccuracySource):
     label = "proxy_score"
 
     def __init__(self, space: SearchSpace, name: str | None = None):
-        from .proxies import DEFAULT_PROXY, get_proxy
+        from nas.proxies import DEFAULT_PROXY, get_proxy
 
         super().__init__(space)
         self.name = name or DEFAULT_PROXY
@@ -155,7 +155,7 @@ class ProxyAccuracy(AccuracySource):
         return f"proxy:{self.name} (a proxy, not accuracy)"
 
     def identity(self) -> str:
-        from .proxies import proxy_identity
+        from nas.proxies import proxy_identity
 
         return f"proxy:{proxy_identity(self.name)}"
 
@@ -209,7 +209,7 @@ def _from_entry_point(name: str, entry: Any, space: SearchSpace) -> AccuracySour
 
 def accuracy_forms() -> str:
     """One line listing the valid accuracy specs."""
-    from .proxies import proxy_names
+    from nas.proxies import proxy_names
 
     plugins = sorted(accuracy_entry_points())
     forms = f"table:PATH, ofa-predictor:PATH, proxy[:NAME] with NAME in {', '.join(proxy_names())}"
@@ -227,7 +227,7 @@ def resolve_accuracy(spec: str | None, space: SearchSpace) -> AccuracySource:
     if kind == "ofa-predictor" and arg:
         return OFAPredictorAccuracy(space, arg)
     if kind == "proxy":
-        from .proxies import proxy_names
+        from nas.proxies import proxy_names
 
         if arg and arg not in proxy_names():
             raise LatkitError(f"unknown proxy {arg!r}; known proxies: {', '.join(proxy_names())}")

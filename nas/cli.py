@@ -62,7 +62,7 @@ def _ensure_profile(device: str, space: str | None) -> None:
     from latency_kit.api import build_profile
     from latency_kit.backends import DEVICES, backend_class
     from latency_kit.cli._common import progress_bar
-    from latency_kit.profile import find_profile
+    from latency_kit.profiles.profile import find_profile
 
     if find_profile(device) is not None or device not in DEVICES:
         return
@@ -81,9 +81,9 @@ def _resolve(space: str | None, device: str | None, cost_spec: str | None,
     """The search space, cost source and accuracy source the flags name."""
     from latency_kit.spaces import get_space
 
-    from .accuracy import resolve_accuracy
-    from .costs import resolve_cost
-    from .pnag import check_objectives
+    from nas.accuracy import resolve_accuracy
+    from nas.costs import resolve_cost
+    from nas.pnag import check_objectives
 
     if device is not None and cost_spec is None:
         _ensure_profile(device, space)
@@ -99,7 +99,7 @@ def _resolve(space: str | None, device: str | None, cost_spec: str | None,
 
 def _say_host_note(cost) -> None:
     """One line on stderr when the cost's profile holds another host's ms."""
-    from latency_kit.anchor import host_note
+    from latency_kit.measure.anchor import host_note
 
     profile = getattr(cost, "profile", None)
     note = host_note(profile) if profile is not None else None
@@ -112,8 +112,8 @@ def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
                    retrain: bool = False):
     """Resolve the sources, then load the cached model or train (and store) one:
     the policy is the API's (:func:`nas.pnag.settings_for`, :func:`nas.store.load_or_train`)."""
-    from . import store
-    from .pnag import settings_for
+    from nas import store
+    from nas.pnag import settings_for
 
     space_obj, cost, accuracy = _resolve(space, device, cost_spec, accuracy_spec)
     settings = settings_for(accuracy, preset, seed=seed)
@@ -209,7 +209,7 @@ def generate(space, device, cost_spec, accuracy_spec, name, preset, seed, budget
 def front(space, device, cost_spec, accuracy_spec, name, preset, seed, points, plot_path,
           overlays, retrain, as_json) -> None:
     """Show the Pareto front: the answers across the feasible range (trains first if needed)."""
-    from .front import front_rows, plot_front, read_overlays
+    from nas.front import front_rows, plot_front, read_overlays
 
     model, path, trained = _load_or_train(space, device, cost_spec, accuracy_spec, name,
                                           preset, seed, retrain)
@@ -261,7 +261,7 @@ def _result_json(model, result) -> dict[str, Any]:
 
 def _export(model, results, out_dir: Path, rows: list[dict[str, Any]], fmt: str) -> None:
     """Write each pick as ``<device>_<space>_<budget><unit>[_<rank>].<fmt>``."""
-    from latency_kit.export import export_onnx
+    from latency_kit.convert.onnx import export_onnx
 
     out_dir.mkdir(parents=True, exist_ok=True)
     device = _file_part(model.cost.describe()["source"])
@@ -272,7 +272,7 @@ def _export(model, results, out_dir: Path, rows: list[dict[str, Any]], fmt: str)
             path = out_dir / (f"{stem}_{rank + 1}.{fmt}" if rank else f"{stem}.{fmt}")
             module, shape = model.space.build(pick.arch), model.space.input_shape(pick.arch)
             if fmt == "tflite":
-                from latency_kit.tflite import convert_module
+                from latency_kit.convert.tflite import convert_module
 
                 convert_module(module, shape, path)
             else:

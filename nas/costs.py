@@ -20,9 +20,9 @@ from latency_kit.errors import LatkitError
 from latency_kit.formats.arch_tables import collect, read_table
 from latency_kit.formats.checks import check_plausible
 from latency_kit.spaces import SearchSpace
-from latency_kit.table_profile import TableProfile
+from latency_kit.profiles.table import TableProfile
 
-from .sources import ArchTableMixin, CostSource, file_digest, one_torch_thread
+from nas.sources import ArchTableMixin, CostSource, file_digest, one_torch_thread
 
 COST_FORMS = "table:PATH (per-architecture ms) or madds"
 _UNIT_FIX = ("table:PATH takes ms: convert it, or `latkit lut import --format table --unit "

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .sources import one_torch_thread
+from nas.sources import one_torch_thread
 
 LOSSES = ("hinge", "logistic")
 

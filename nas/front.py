@@ -21,7 +21,7 @@ import numpy as np
 
 from latency_kit.errors import LatkitError
 
-from .pnag import PNAG, Generation
+from nas.pnag import PNAG, Generation
 
 
 @dataclass(frozen=True)

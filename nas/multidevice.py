@@ -1,12 +1,12 @@
 """One generator for many devices: PNAG conditioned on (budget, device embedding).
 
 A device is described to the networks by its *embedding*: its log-latencies
-on R reference architectures (chosen by :func:`latency_kit.fewshot.select_references`
+on R reference architectures (chosen by :func:`latency_kit.predict.transfer.select_references`
 over the training devices), centred, plus their mean level. A new device
 needs only those R measurements, no retraining:
 
 * its embedding conditions the generator and the evaluator;
-* the few-shot transfer of :mod:`latency_kit.fewshot`, fitted on the same R
+* the few-shot transfer of :mod:`latency_kit.predict.transfer`, fitted on the same R
   measurements with the training devices as sources, predicts its latency
   for any architecture. Generation keeps only candidates whose predicted
   latency (times a safety factor from the transfer's leave-one-out error)
@@ -44,15 +44,15 @@ import numpy as np
 import torch
 
 from latency_kit.errors import LatkitError
-from latency_kit.fewshot import (SAMPLED_POOL, FewShotTransfer, SourceScale, candidate_pool,
+from latency_kit.predict.transfer import (SAMPLED_POOL, FewShotTransfer, SourceScale, candidate_pool,
                                  log_ms, select_references)
 from latency_kit.units import Budget
 
-from .budget import BudgetContext, FeasibleRange
-from .evaluator import Evaluator, ranking_loss
-from .generator import Generator, fit_generator
-from .pnag import INFEASIBLE_FLOOR, PNAG, Generation, Settings, cached_features
-from .sources import AccuracySource, CostSource
+from nas.budget import BudgetContext, FeasibleRange
+from nas.evaluator import Evaluator, ranking_loss
+from nas.generator import Generator, fit_generator
+from nas.pnag import INFEASIBLE_FLOOR, PNAG, Generation, Settings, cached_features
+from nas.sources import AccuracySource, CostSource
 
 Progress = Callable[[str, int, int], None]
 

@@ -56,11 +56,11 @@ import torch
 from latency_kit.errors import LatkitError
 from latency_kit.units import Budget
 
-from .budget import BudgetContext, corner_archs, estimate_range, format_cost
-from .evaluator import fit_evaluator
-from .generator import Generator, fit_generator
-from .sources import AccuracySource, CostSource, one_torch_thread
-from .surrogate import AccuracySurrogate
+from nas.budget import BudgetContext, corner_archs, estimate_range, format_cost
+from nas.evaluator import fit_evaluator
+from nas.generator import Generator, fit_generator
+from nas.sources import AccuracySource, CostSource, one_torch_thread
+from nas.surrogate import AccuracySurrogate
 
 Progress = Callable[[str, int, int], None]
 INFEASIBLE_FLOOR = -4.0  # reward of an infeasible sample before the overshoot penalty
@@ -202,7 +202,7 @@ def check_objectives(cost: CostSource, accuracy: AccuracySource) -> None:
     and the ``macs`` proxy as the accuracy. Raises ``LatkitError``."""
     if cost.unit == "madds" and getattr(accuracy, "name", None) == "macs" \
             and getattr(accuracy, "label", "") == "proxy_score":
-        from .proxies import proxy_names
+        from nas.proxies import proxy_names
 
         others = ", ".join(f"proxy:{n}" for n in proxy_names() if n != "macs")
         raise LatkitError("--cost madds with the macs proxy makes accuracy and cost the same "

@@ -33,10 +33,10 @@ from latency_kit.errors import CorruptFileError
 from latency_kit.jsonio import read_json, write_json
 from latency_kit.paths import home, profiles_dir
 
-from .budget import BudgetContext, FeasibleRange
-from .evaluator import Evaluator, EvaluatorFit
-from .generator import Generator
-from .pnag import ALGORITHM, PNAG, FitReport, Settings, pareto_front
+from nas.budget import BudgetContext, FeasibleRange
+from nas.evaluator import Evaluator, EvaluatorFit
+from nas.generator import Generator
+from nas.pnag import ALGORITHM, PNAG, FitReport, Settings, pareto_front
 
 SCHEMA, VERSION = "latkit.nas", 1
 META, EVALUATOR, GENERATOR = "meta.json", "evaluator.pt", "generator.pt"

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from latency_kit import anchor, load
+from latency_kit.measure import anchor, load
 from latency_kit.cli import main
 from latency_kit.fingerprint import host_fingerprint
-from latency_kit.profile import load_profile
+from latency_kit.profiles.profile import load_profile
 
-from .test_predictor import N_CAL, backend, profile_dir  # noqa: F401  (shared fixtures)
+from tests.test_predictor import N_CAL, backend, profile_dir  # noqa: F401  (shared fixtures)
 
 OTHER_HOST = {"cpu_model": "AMD EPYC", "os": "Linux 6.18.44-fc-v782"}
 ARCH = "r160_k3e4-k5e6_k3e3-k3e3_k5e4-k5e4_k7e6-k3e3_k3e3-k3e3"

@@ -14,7 +14,7 @@ import pytest
 
 from latency_kit.errors import LatkitError
 
-from .backend_suite import FAST, HEAD, SMALL, block_spec
+from latency_kit.testing.backends import FAST, HEAD, SMALL, block_spec
 
 pytestmark = pytest.mark.android
 
@@ -55,7 +55,7 @@ def test_discovery_reads_real_phone(phone_serial) -> None:
 
 def test_measure_block_on_phone(phone_serial, benchmark_binary) -> None:
     from latency_kit.backends.android import AndroidBackend
-    from latency_kit.engine import measure
+    from latency_kit.measure.engine import measure
 
     backend = AndroidBackend("android", serial=phone_serial, benchmark_binary=benchmark_binary)
     try:

@@ -30,10 +30,10 @@ from click.testing import CliRunner
 from latency_kit.backends import android_discovery as disc
 from latency_kit.backends.android import REMOTE_BINARY, REMOTE_MODELS, AndroidBackend, elf_abi
 from latency_kit.errors import DeviceError, LatkitError
-from latency_kit.profiler import ProfileJob, profile_blocks
+from latency_kit.measure.blocks import ProfileJob, profile_blocks
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
-from .backend_suite import FAST, HEAD, SMALL, block_spec
+from latency_kit.testing.backends import FAST, HEAD, SMALL, block_spec
 
 pytestmark = pytest.mark.plumbing
 adbutils = pytest.importorskip("adbutils")
@@ -506,7 +506,7 @@ def test_profile_and_journal_from_before_still_load_and_resume(binary, no_conver
     compute_precision/delegate_flags/peak_memory, entries without delegation or
     memory fields) resumes under this one and loads; nothing is re-measured."""
     from latency_kit.cli.devices_cmd import _profile_row
-    from latency_kit.profile import load_profile
+    from latency_kit.profiles.profile import load_profile
 
     phone, adb, job, _ = interrupted_profile(binary, tmp_path / "pixel")
     meta_path = tmp_path / "pixel" / "profile.json"

@@ -11,9 +11,9 @@ import pytest
 from latency_kit.backends.gpu import GpuBackend, trtexec_style
 from latency_kit.backends.tensorrt import TensorRTBackend
 from latency_kit.backends.torch_cuda import TorchCudaBackend
-from latency_kit.engine import measure
+from latency_kit.measure.engine import measure
 
-from .backend_suite import FAST, HEAD, SMALL, BackendSuite, block_spec
+from latency_kit.testing.backends import FAST, HEAD, SMALL, BackendSuite, block_spec
 
 pytestmark = pytest.mark.gpu
 

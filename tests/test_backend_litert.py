@@ -10,9 +10,9 @@ import pytest
 
 from latency_kit.backends import backend_class, open_backend
 from latency_kit.backends.litert import LiteRTBackend, litert_available
-from latency_kit.engine import measure
+from latency_kit.measure.engine import measure
 
-from .backend_suite import FAST, HEAD, SMALL, BackendSuite, block_spec
+from latency_kit.testing.backends import FAST, HEAD, SMALL, BackendSuite, block_spec
 
 pytestmark = pytest.mark.skipif(not litert_available()[0], reason=litert_available()[1])
 

@@ -7,7 +7,7 @@ import pytest
 from latency_kit.backends import open_backend
 from latency_kit.backends.onnxruntime import OnnxRuntimeBackend
 
-from .backend_suite import BackendSuite, HEAD, block_spec
+from latency_kit.testing.backends import BackendSuite, HEAD, block_spec
 
 
 class TestOnnxRuntime(BackendSuite):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from latency_kit.errors import MissingExtraError
 
-from .conftest import STRICT_EXTRAS, extra_packages, missing_extra_named
+from tests.conftest import STRICT_EXTRAS, extra_packages, missing_extra_named
 
 CASES = '''
 import pytest

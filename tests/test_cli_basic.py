@@ -212,7 +212,7 @@ def test_measure_json() -> None:
 def test_devices_json_lists_cpu_and_stored_profiles(latkit_home: Path) -> None:
     """Listing only: the profile is written by latkit's own file code, not measured."""
     from latency_kit.lut import LatencyTable
-    from latency_kit.profile import new_meta, save_meta
+    from latency_kit.profiles.profile import new_meta, save_meta
     from latency_kit.spaces import get_space
     from latency_kit.stats import LatencyStats
 

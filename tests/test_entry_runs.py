@@ -14,10 +14,10 @@ import json
 import pytest
 
 from latency_kit.backends.base import Backend, ModelSpec, Prepared
-from latency_kit.engine import MeasureSettings, measure, measure_interleaved
+from latency_kit.measure.engine import MeasureSettings, measure, measure_interleaved
 from latency_kit.errors import LatkitError
 from latency_kit.lut import LatencyTable
-from latency_kit.profiler import run_summary
+from latency_kit.measure.blocks import run_summary
 from latency_kit.stats import LatencyStats
 
 QUICK = MeasureSettings(warmup_ms=0.0, repeats=3, batch_ms=0.0, retries=0)

@@ -10,10 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from latency_kit.backends import open_backend
-from latency_kit.engine import MeasureSettings
+from latency_kit.measure.engine import MeasureSettings
 from latency_kit.errors import DeviceError, MissingExtraError
-from latency_kit.profile import load_profile
-from latency_kit.profiler import ProfileJob, profile_blocks
+from latency_kit.profiles.profile import load_profile
+from latency_kit.measure.blocks import ProfileJob, profile_blocks
 from latency_kit.spaces.base import Block
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
@@ -53,7 +53,7 @@ def ray_cluster():
 
 @pytest.mark.slow
 def test_farm_profile_matches_single_machine(ray_cluster, tmp_path, onnx_cache):
-    from latency_kit.farm import profile_blocks_ray, start_workers
+    from latency_kit.measure.farm import profile_blocks_ray, start_workers
 
     with open_backend("cpu", cache=onnx_cache) as backend:
         single = profile_blocks(_job(FewBlocks(resolutions=(160,)), tmp_path / "single"), backend)
@@ -103,7 +103,7 @@ def test_ray_missing_names_the_extra(monkeypatch):
 
     monkeypatch.setattr(builtins, "__import__", no_ray)
     from latency_kit.cli import main
-    from latency_kit.farm import connect
+    from latency_kit.measure.farm import connect
 
     with pytest.raises(MissingExtraError, match=r"pip install 'latkit\[ray\]'"):
         connect("auto")

@@ -18,11 +18,11 @@ from scipy.stats import spearmanr
 from latency_kit import load_profile
 from latency_kit.cli import main
 from latency_kit.errors import LatkitError
-from latency_kit.fewshot import FewShotTransfer, SourceScale, select_references
-from latency_kit.fewshot_profile import (FewShotProfile, build_fewshot_profile, load_sources,
+from latency_kit.predict.transfer import FewShotTransfer, SourceScale, select_references
+from latency_kit.profiles.fewshot import (FewShotProfile, build_fewshot_profile, load_sources,
                                          reference_archs)
 from latency_kit.spaces import get_space
-from latency_kit.table_profile import write_table_profile
+from latency_kit.profiles.table import write_table_profile
 
 LATENT = 3
 
@@ -195,7 +195,7 @@ def test_profile_few_shot_measures_on_cpu(ofa_family):
 def test_nas_generate_uses_a_fewshot_profile(tmp_path):
     """`latkit nas generate --device <few-shot profile>` on nb201 (tiny preset)."""
     space = get_space("nb201")
-    from latency_kit.fewshot import candidate_pool
+    from latency_kit.predict.transfer import candidate_pool
 
     archs = candidate_pool(space)
     keys = [space.format(a) for a in archs]

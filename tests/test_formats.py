@@ -26,7 +26,7 @@ from latency_kit.lut import LatencyTable
 from latency_kit.safe_pickle import RefusedPickleError, safe_load
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 from latency_kit.stats import LatencyStats
-from latency_kit.table_profile import TableProfile
+from latency_kit.profiles.table import TableProfile
 
 ARCH_NB201 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 OFA_ARCH = "k3e4-k5e6_k3e3-k3e3-k7e6_k5e4-k5e4_k7e6-k3e3_k3e3-k3e3-k3e3-k3e3"

@@ -25,7 +25,7 @@ from latency_kit.backends.gpu import fill_on
 from latency_kit.backends.tensorrt import TensorRTBackend
 from latency_kit.backends.torch_cuda import TorchCudaBackend
 from latency_kit.errors import DeviceError
-from latency_kit.gpu_settings import launch_mode
+from latency_kit.backends.gpu_settings import launch_mode
 
 KEY = "expanded_conv-input:7x7x192-output:7x7x192-expand:576-kernel:3-stride:1-idskip:1-se:1-hs:1"
 SPEC = ModelSpec("ofa-mbv3", "block", KEY, (1, 192, 7, 7), (("resolutions", (224,)),))

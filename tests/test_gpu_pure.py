@@ -14,11 +14,11 @@ from latency_kit.backends.gpu import GpuBackend, select_backend
 from latency_kit.backends.tensorrt import TensorRTBackend
 from latency_kit.backends.torch_cuda import TorchCudaBackend
 from latency_kit.errors import DeviceError, LatkitError
-from latency_kit.gpu_settings import (GpuSettings, check_precision, choose_gpu_runtime,
+from latency_kit.backends.gpu_settings import (GpuSettings, check_precision, choose_gpu_runtime,
                                       engine_cache_key, file_hash, latency_summary,
                                       parse_nvidia_smi, timing_cache_name)
 
-from .backend_suite import HEAD, block_spec
+from latency_kit.testing.backends import HEAD, block_spec
 
 NO_GPU = "no NVIDIA GPU found here (test)"
 
@@ -173,7 +173,7 @@ def test_fp16_onnx_export(onnx_cache) -> None:
     """The fp16 graph TensorRT builds (strongly typed) really is fp16, and cached apart."""
     import onnx
 
-    from latency_kit.export import spec_onnx
+    from latency_kit.convert.onnx import spec_onnx
 
     spec = block_spec(HEAD)
     half = spec_onnx(spec, onnx_cache, half=True)

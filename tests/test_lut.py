@@ -146,7 +146,7 @@ def test_missing_file(tmp_path: Path) -> None:
 
 def _write_profile(directory: Path) -> None:
     """A small complete profile directory in the documented layout."""
-    from latency_kit.profile import LUT_FILE, META_FILE, SCHEMA as PROFILE_SCHEMA
+    from latency_kit.profiles.profile import LUT_FILE, META_FILE, SCHEMA as PROFILE_SCHEMA
 
     directory.mkdir(parents=True)
     make_table(name=directory.name, a=[0.3]).save(directory / LUT_FILE)

@@ -26,7 +26,7 @@ from nas.accuracy import ProxyAccuracy, TableAccuracy
 from nas.costs import TableCost
 from nas.pnag import EXPENSIVE, PNAG, PRESETS, pareto_front, settings_for
 
-from .test_nas_pnag import synthetic
+from tests.test_nas_pnag import synthetic
 
 LATKIT = str(Path(sys.executable).with_name("latkit"))  # the installed console script
 

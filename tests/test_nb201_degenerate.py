@@ -20,13 +20,13 @@ from click.testing import CliRunner
 
 from latency_kit.api import arch_spec, measure_arch
 from latency_kit.cli import main
-from latency_kit.engine import MeasureSettings
-from latency_kit.export import spec_onnx
-from latency_kit.fewshot import candidate_pool
-from latency_kit.fewshot_profile import reference_archs, source_pool
+from latency_kit.measure.engine import MeasureSettings
+from latency_kit.convert.onnx import spec_onnx
+from latency_kit.predict.transfer import candidate_pool
+from latency_kit.profiles.fewshot import reference_archs, source_pool
 from latency_kit.spaces import get_space
 from latency_kit.spaces.nb201 import OPS, NB201Arch, is_degenerate
-from latency_kit.table_profile import write_table_profile
+from latency_kit.profiles.table import write_table_profile
 
 ALL_NONE = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
 # Convolutions only between nodes 1-3, which nothing feeds: the README tour's reference.
@@ -161,7 +161,7 @@ def test_readme_few_shot_tour_runs(refdata, tmp_path) -> None:
 
 
 def test_calibration_and_multidevice_references_skip_degenerate_cells() -> None:
-    from latency_kit.calibration import sample_archs
+    from latency_kit.measure.calibration import sample_archs
 
     space = get_space("nb201")
     drawn = sample_archs(space, 300, seed=2)  # 341 of 15,625 are degenerate: some are drawn

@@ -11,7 +11,7 @@ import yaml
 
 from latency_kit.errors import LatkitError
 from latency_kit.formats import import_tables
-from latency_kit.optuna_helper import LATENCY_ATTR, LatencyObjective
+from latency_kit.integrations.optuna import LATENCY_ATTR, LatencyObjective
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
 optuna = pytest.importorskip("optuna")

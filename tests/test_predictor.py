@@ -17,13 +17,13 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from latency_kit import LatencyPredictor, load_profile
 from latency_kit.api import build_profile
 from latency_kit.backends.onnxruntime import OnnxRuntimeBackend
-from latency_kit.calibration import (FILE, JOURNAL, calibrate, read_calibration, sample_archs,
+from latency_kit.measure.calibration import (FILE, JOURNAL, calibrate, read_calibration, sample_archs,
                                      write_calibration)
 from latency_kit.cli import main
-from latency_kit.engine import MeasureSettings
+from latency_kit.measure.engine import MeasureSettings
 from latency_kit.errors import MissingEntryError
 from latency_kit.lut import LatencyTable
-from latency_kit.features import (DEFAULT_RECIPE, GENERIC_RECIPE, GROUP_FEATURES, KERNEL_FEATURES,
+from latency_kit.predict.features import (DEFAULT_RECIPE, GENERIC_RECIPE, GROUP_FEATURES, KERNEL_FEATURES,
                                   KERNEL_RECIPE, _ofa_costs, recipe_for, ridge_fit)
 from latency_kit.spaces import get_space
 
@@ -292,7 +292,7 @@ def test_predict_cli_errors(profile_dir) -> None:
 
 def test_cost_identity_follows_the_predictor_not_only_the_files(profile_dir, monkeypatch) -> None:
     """A generator trained on one predictor's costs must not be reused after it changes."""
-    from latency_kit import features
+    from latency_kit.predict import features
     from nas.costs import ProfileCost
 
     calibrated = ProfileCost(None, load_profile(profile_dir)).identity()

@@ -1,4 +1,4 @@
-"""Calibration measured in fresh processes (``latency_kit.processes``).
+"""Calibration measured in fresh processes (``latency_kit.measure.processes``).
 
 Real ONNX Runtime measurements of two small NB201 networks, each in its own
 child process; resuming from the journal must not start a child again.
@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from latency_kit import processes
+from latency_kit.measure import processes
 from latency_kit.backends import open_backend
-from latency_kit.calibration import Reopen
-from latency_kit.engine import MeasureSettings
+from latency_kit.measure.calibration import Reopen
+from latency_kit.measure.engine import MeasureSettings
 from latency_kit.errors import DeviceError
 from latency_kit.journal import read_journal
 from latency_kit.spaces import get_space

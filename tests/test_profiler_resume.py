@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from latency_kit.profile import JOURNAL_FILE, LUT_FILE, META_FILE
+from latency_kit.profiles.profile import JOURNAL_FILE, LUT_FILE, META_FILE
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
 LATKIT = str(Path(sys.executable).with_name("latkit"))

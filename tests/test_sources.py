@@ -254,7 +254,7 @@ def test_entry_point_callable_and_class(monkeypatch, ofa, archs) -> None:
 def test_profile_cost_wraps_predict_many(tmp_path, ofa, archs) -> None:
     """ProfileCost delegates to the profile; a hand-written LUT stands in for a measured one."""
     from latency_kit.lut import LatencyTable
-    from latency_kit.profile import Profile, new_meta, save_meta
+    from latency_kit.profiles.profile import Profile, new_meta, save_meta
     from latency_kit.stats import LatencyStats
 
     space = get_space("ofa-mbv3", resolutions=(224,))

@@ -11,7 +11,7 @@ from latency_kit.errors import ArchError
 from latency_kit.spaces import get_space
 from latency_kit.spaces.nb201 import OPS, NB201Arch
 
-from .space_suite import SpaceSuite
+from latency_kit.testing.spaces import SpaceSuite
 
 EXAMPLE = "|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|skip_connect~0|nor_conv_3x3~1|skip_connect~2|"
 

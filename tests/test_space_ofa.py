@@ -8,7 +8,7 @@ from latency_kit.errors import ArchError
 from latency_kit.spaces import get_space
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
-from .space_suite import SpaceSuite
+from latency_kit.testing.spaces import SpaceSuite
 
 
 class TestOFA(SpaceSuite):

@@ -22,13 +22,13 @@ import pytest
 from latency_kit.backends import backend_class, open_backend
 from latency_kit.backends.litert import litert_available
 from latency_kit.backends.ssh import SSHBackend, parse_ssh_url
-from latency_kit.engine import measure
+from latency_kit.measure.engine import measure
 from latency_kit.errors import DeviceError, LatkitError
-from latency_kit.profiler import ProfileJob, profile_blocks
+from latency_kit.measure.blocks import ProfileJob, profile_blocks
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
-from .backend_suite import FAST, HEAD, SMALL, block_spec
-from .test_backend_litert import tflite_cache  # noqa: F401  (shared conversion cache)
+from latency_kit.testing.backends import FAST, HEAD, SMALL, block_spec
+from tests.test_backend_litert import tflite_cache  # noqa: F401  (shared conversion cache)
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
 KEYGEN = shutil.which("ssh-keygen")

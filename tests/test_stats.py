@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from latency_kit.backends.base import Backend, ModelSpec, Prepared
-from latency_kit.engine import (MeasureSettings, measure, measure_interleaved, measure_prepared,
+from latency_kit.measure.engine import (MeasureSettings, measure, measure_interleaved, measure_prepared,
                                 time_batches, warm_up)
 from latency_kit.stats import LatencyStats
 

@@ -10,10 +10,10 @@ from click.testing import CliRunner
 
 from latency_kit.cli import main
 from latency_kit.stats import LatencyStats
-from latency_kit.validation import (METHODS, MacsLinear, median_noise, metrics, tau_ceiling,
+from latency_kit.measure.validation import (METHODS, MacsLinear, median_noise, metrics, tau_ceiling,
                                      truth_noise)
 
-from .test_predictor import N_CAL, backend, profile_dir  # noqa: F401  (shared fixtures)
+from tests.test_predictor import N_CAL, backend, profile_dir  # noqa: F401  (shared fixtures)
 
 
 def test_metrics_values() -> None:

@@ -16,8 +16,8 @@ import inspect
 from importlib import import_module
 from typing import Any, Callable
 
-from ..errors import LatkitError, UnknownNameError
-from .base import Backend, ModelSpec, Prepared
+from latency_kit.errors import LatkitError, UnknownNameError
+from latency_kit.backends.base import Backend, ModelSpec, Prepared
 
 DEVICES: dict[str, str] = {
     "cpu": "latency_kit.backends.onnxruntime:OnnxRuntimeBackend",

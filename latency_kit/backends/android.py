@@ -43,14 +43,14 @@ import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from ..engine import MeasureSettings
-from ..errors import DeviceError, LatkitError
-from ..jsonio import read_json
-from ..paths import home
-from ..tflite import cached_tflite, check_precision, converter_version
-from . import android_discovery as disc
-from .base import Backend, ModelSpec, Prepared
-from .tflite_bench import BenchmarkResult, parse_benchmark_output, parse_help_flags
+from latency_kit.measure.engine import MeasureSettings
+from latency_kit.errors import DeviceError, LatkitError
+from latency_kit.jsonio import read_json
+from latency_kit.paths import home
+from latency_kit.convert.tflite import cached_tflite, check_precision, converter_version
+from latency_kit.backends import android_discovery as disc
+from latency_kit.backends.base import Backend, ModelSpec, Prepared
+from latency_kit.backends.tflite_bench import BenchmarkResult, parse_benchmark_output, parse_help_flags
 
 REMOTE_DIR = "/data/local/tmp/latkit"
 REMOTE_BINARY = f"{REMOTE_DIR}/benchmark_model"

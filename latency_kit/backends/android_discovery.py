@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from ..errors import DeviceError, LatkitError, MissingExtraError
+from latency_kit.errors import DeviceError, LatkitError, MissingExtraError
 
 # adb lists serials such as "28241FDH2000AB", "192.168.1.7:5555" or, for wireless
 # debugging, "adb-28241FDH2000AB-x7Yz1Q (2)._adb-tls-connect._tcp" (spaces and
@@ -327,7 +327,7 @@ def resolve_phone(name: str) -> Any:
     except LatkitError:
         return None
     if any(p.state == "device" and p.matches(name) for p in phones):
-        from .android import AndroidBackend
+        from latency_kit.backends.android import AndroidBackend
 
         return AndroidBackend
     return None

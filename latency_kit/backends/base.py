@@ -1,10 +1,10 @@
 """The backend interface: prepare a model, time it, release it.
 
 A backend wraps one runtime on one device (ONNX Runtime on this CPU, LiteRT on
-a phone, TensorRT on a GPU). The measurement engine (``latency_kit.engine``)
+a phone, TensorRT on a GPU). The measurement engine (``latency_kit.measure.engine``)
 drives it: ``prepare`` once, ``run_batch`` repeatedly, ``release`` at the end.
 Keeping backends this small means a new runtime is one short file that passes
-``tests/backend_suite.py``.
+``latency_kit/testing/backends.py``.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ class ModelSpec:
 
     def build_module(self):
         """The ``torch.nn.Module`` this spec describes (eval mode)."""
-        from ..spaces import get_space
+        from latency_kit.spaces import get_space
 
         space = get_space(self.space, **dict(self.space_options))
         if self.kind == "block":
@@ -67,7 +67,7 @@ class Backend(ABC):
     runtime: ClassVar[str]
     # True where ``open_backend(device, **options)`` in a fresh Python process
     # measures the same hardware (a local runtime); calibration then spreads
-    # its networks over several processes (``latency_kit.processes``).
+    # its networks over several processes (``latency_kit.measure.processes``).
     fresh_processes: ClassVar[bool] = False
 
     @classmethod

@@ -22,11 +22,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, TypeVar
 
-from ..errors import DeviceError
-from ..fingerprint import host_fingerprint
-from ..gpu_settings import (GpuSettings, SMI_FIELDS, capture_failed, choose_gpu_runtime,
+from latency_kit.errors import DeviceError
+from latency_kit.fingerprint import host_fingerprint
+from latency_kit.backends.gpu_settings import (GpuSettings, SMI_FIELDS, capture_failed, choose_gpu_runtime,
                             latency_summary, launch_mode, parse_nvidia_smi)
-from .base import Backend, ModelSpec, Prepared
+from latency_kit.backends.base import Backend, ModelSpec, Prepared
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -241,10 +241,10 @@ def select_backend() -> tuple[type[CudaBackend] | None, str]:
     trt_ok, trt_why = tensorrt_status() if cuda_ok else (False, "")
     runtime, note = choose_gpu_runtime(cuda_ok, cuda_why, trt_ok, trt_why)
     if runtime == "tensorrt":
-        from .tensorrt import TensorRTBackend
+        from latency_kit.backends.tensorrt import TensorRTBackend
         return TensorRTBackend, note
     if runtime == "torch-cuda":
-        from .torch_cuda import TorchCudaBackend
+        from latency_kit.backends.torch_cuda import TorchCudaBackend
         return TorchCudaBackend, note
     return None, note
 

@@ -1,7 +1,7 @@
 """LiteRT on this host with XNNPACK (``--device tflite-cpu``).
 
 Runs the same ``.tflite`` files a phone would run (converted by
-:mod:`latency_kit.tflite` with channel-last IO), through ``ai_edge_litert``'s
+:mod:`latency_kit.convert.tflite` with channel-last IO), through ``ai_edge_litert``'s
 interpreter, whose default delegate is XNNPACK. A real measurement on x86 and
 ARM Linux hosts, and the way CI exercises the whole TFLite path.
 """
@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from ..errors import MissingExtraError
-from ..fingerprint import host_fingerprint
-from ..tflite import cached_tflite, check_precision, converter_version
-from . import litert_runner
-from .base import Backend, ModelSpec, Prepared
+from latency_kit.errors import MissingExtraError
+from latency_kit.fingerprint import host_fingerprint
+from latency_kit.convert.tflite import cached_tflite, check_precision, converter_version
+from latency_kit.backends import litert_runner
+from latency_kit.backends.base import Backend, ModelSpec, Prepared
 
 
 def require_litert() -> None:

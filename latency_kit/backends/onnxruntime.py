@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
-from ..export import OPSET, spec_onnx
-from ..fingerprint import host_fingerprint
-from ..paths import cache_dir
-from .base import Backend, ModelSpec, Prepared
+from latency_kit.convert.onnx import OPSET, spec_onnx
+from latency_kit.fingerprint import host_fingerprint
+from latency_kit.paths import cache_dir
+from latency_kit.backends.base import Backend, ModelSpec, Prepared
 
 
 class OnnxRuntimeBackend(Backend):

@@ -28,10 +28,10 @@ from pathlib import Path
 from typing import Any, Sequence
 from urllib.parse import urlsplit
 
-from ..errors import DeviceError, LatkitError
-from ..tflite import cached_tflite, check_precision, converter_version
-from . import litert_runner
-from .base import Backend, ModelSpec, Prepared
+from latency_kit.errors import DeviceError, LatkitError
+from latency_kit.convert.tflite import cached_tflite, check_precision, converter_version
+from latency_kit.backends import litert_runner
+from latency_kit.backends.base import Backend, ModelSpec, Prepared
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _HOST = re.compile(r"^[A-Za-z0-9.:-]+$")

@@ -21,12 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from ..errors import DeviceError, MissingExtraError
-from ..export import spec_onnx
-from ..gpu_settings import engine_cache_key, file_hash, timing_cache_name
-from ..paths import cache_dir
-from .base import ModelSpec, Prepared
-from .gpu import CudaBackend, cuda_status, fill_on, tensorrt_status
+from latency_kit.errors import DeviceError, MissingExtraError
+from latency_kit.convert.onnx import spec_onnx
+from latency_kit.backends.gpu_settings import engine_cache_key, file_hash, timing_cache_name
+from latency_kit.paths import cache_dir
+from latency_kit.backends.base import ModelSpec, Prepared
+from latency_kit.backends.gpu import CudaBackend, cuda_status, fill_on, tensorrt_status
 
 log = logging.getLogger(__name__)
 

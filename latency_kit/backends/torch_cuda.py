@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import ModelSpec, Prepared
-from .gpu import CudaBackend, fill_on
+from latency_kit.backends.base import ModelSpec, Prepared
+from latency_kit.backends.gpu import CudaBackend, fill_on
 
 
 class TorchCudaBackend(CudaBackend):

@@ -9,7 +9,7 @@ from typing import Any, Iterator, NoReturn
 
 import click
 
-from ..errors import LatkitError
+from latency_kit.errors import LatkitError
 
 
 class LatkitGroup(click.Group):
@@ -153,7 +153,7 @@ def space_options_for(space: str, resolutions: tuple[int, ...] | list[int] | Non
         return {}
     import inspect
 
-    from ..spaces import SPACES, get_space
+    from latency_kit.spaces import SPACES, get_space
 
     if space in SPACES and "resolutions" not in inspect.signature(type(get_space(space))).parameters:
         raise LatkitError(f"space {space} has no input-resolution option; drop --resolution")

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from ._common import emit_json, json_option
+from latency_kit.cli._common import emit_json, json_option
 
 
 def device_report() -> dict:
@@ -17,8 +17,8 @@ def device_report() -> dict:
     an unfinished or damaged profile is listed with its status instead of
     hiding the others.
     """
-    from ..backends import DEVICES, backend_class
-    from ..profile import known_profiles
+    from latency_kit.backends import DEVICES, backend_class
+    from latency_kit.profiles.profile import known_profiles
 
     backends = []
     for name in sorted(DEVICES):
@@ -26,7 +26,7 @@ def device_report() -> dict:
         ok, why = cls.available()
         backends.append({"device": name, "runtime": cls.runtime, "available": ok, "reason": why})
     profiles = [_profile_row(name, path) for name, path in known_profiles().items()]
-    from ..backends.android_discovery import attached_phones
+    from latency_kit.backends.android_discovery import attached_phones
 
     phones, note = attached_phones()
     return {"backends": backends, "phones": [p.to_dict() for p in phones], "phones_note": note,
@@ -34,9 +34,9 @@ def device_report() -> dict:
 
 
 def _profile_row(name: str, path: Path) -> dict[str, Any]:
-    from ..errors import LatkitError
-    from ..jsonio import read_json
-    from ..profile import JOURNAL_FILE, META_FILE, SCHEMA
+    from latency_kit.errors import LatkitError
+    from latency_kit.jsonio import read_json
+    from latency_kit.profiles.profile import JOURNAL_FILE, META_FILE, SCHEMA
 
     try:
         meta = read_json(path / META_FILE, "profile metadata")
@@ -84,7 +84,7 @@ def devices(as_json: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from ._common import console
+    from latency_kit.cli._common import console
 
     table = Table(title="backends")
     for col in ("device", "runtime", "available"):

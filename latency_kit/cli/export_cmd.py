@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import resolution_option, space_option, space_options_for
+from latency_kit.cli._common import resolution_option, space_option, space_options_for
 
 FORMATS = ("onnx", "tflite")
 
@@ -20,14 +20,14 @@ FORMATS = ("onnx", "tflite")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), required=True)
 def export(space: str, arch: str, resolution: int | None, fmt: str, batch: int, output: Path) -> None:
     """Export one architecture as a model file."""
-    from ..api import parse_arch
-    from ..export import export_onnx
-    from ..spaces import get_space
+    from latency_kit.api import parse_arch
+    from latency_kit.convert.onnx import export_onnx
+    from latency_kit.spaces import get_space
 
     space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
     parsed = parse_arch(space_obj, arch, resolution)
     if fmt == "tflite":  # litert-torch, channel-last IO (the `mobile` extra)
-        from ..tflite import convert_module
+        from latency_kit.convert.tflite import convert_module
 
         convert_module(space_obj.build(parsed), space_obj.input_shape(parsed, batch), output)
     else:

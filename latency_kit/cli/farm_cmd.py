@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit_json, json_option
+from latency_kit.cli._common import emit_json, json_option
 
 
 @click.group()
@@ -28,8 +28,8 @@ def worker(address: str, devices: tuple[str, ...], num_cpus: int | None, start: 
     import shutil
     import subprocess
 
-    from ..errors import LatkitError
-    from ..farm import worker_command
+    from latency_kit.errors import LatkitError
+    from latency_kit.measure.farm import worker_command
 
     counts: dict[str, int] = {}
     for item in devices or ("cpu",):
@@ -55,7 +55,7 @@ def worker(address: str, devices: tuple[str, ...], num_cpus: int | None, start: 
 @json_option
 def status(address: str, as_json: bool) -> None:
     """List the cluster's nodes and the devices each advertises."""
-    from ..farm import cluster_devices, connect
+    from latency_kit.measure.farm import cluster_devices, connect
 
     connect(address)
     rows = cluster_devices()

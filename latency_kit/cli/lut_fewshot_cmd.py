@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import emit_json, json_option
+from latency_kit.cli._common import emit_json, json_option
 
 from_option = click.option(
     "--from", "sources", multiple=True, metavar="PROFILE",
@@ -26,8 +26,8 @@ def reference(space: str, count: int, sources: tuple[str, ...], as_json: bool) -
     latencies; without, diverse in the architecture decisions alone. Measure
     them and pass the CSV (arch,value in ms) to `latkit lut fewshot`.
     """
-    from ..fewshot_profile import load_sources, reference_archs
-    from ..spaces import get_space
+    from latency_kit.profiles.fewshot import load_sources, reference_archs
+    from latency_kit.spaces import get_space
 
     profiles = load_sources(sources, space) if sources else []
     space_obj = profiles[0].space if profiles else get_space(space)
@@ -51,9 +51,9 @@ def reference(space: str, count: int, sources: tuple[str, ...], as_json: bool) -
 def fewshot(space: str, sources: tuple[str, ...], measurements: Path, name: str, out: Path | None,
             as_json: bool) -> None:
     """Build a profile for a device known only by a few whole-network measurements."""
-    from ..formats.arch_tables import collect, read_table
-    from ..fewshot_profile import build_fewshot_profile, load_sources
-    from ..spaces import get_space
+    from latency_kit.formats.arch_tables import collect, read_table
+    from latency_kit.profiles.fewshot import build_fewshot_profile, load_sources
+    from latency_kit.spaces import get_space
 
     profiles = load_sources(sources, space)
     space_obj = get_space(space)
@@ -72,9 +72,9 @@ def fewshot(space: str, sources: tuple[str, ...], measurements: Path, name: str,
 def profile_fewshot(device: str, space: str | None, shots: int | None, sources: tuple[str, ...],
                     name: str | None, out: Path | None, settings=None, **backend_options) -> None:
     """The ``latkit profile --few-shot N --from ...`` path (called by ``profile``)."""
-    from ..errors import LatkitError
-    from ..fewshot_profile import load_sources, measure_fewshot_profile
-    from ._common import console, progress_bar
+    from latency_kit.errors import LatkitError
+    from latency_kit.profiles.fewshot import load_sources, measure_fewshot_profile
+    from latency_kit.cli._common import console, progress_bar
 
     if not shots or not sources:
         raise LatkitError("--few-shot N needs source profiles: add --from PROFILE (repeatable)")

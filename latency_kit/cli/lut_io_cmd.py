@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import emit_json, json_option
+from latency_kit.cli._common import emit_json, json_option
 
 _IMPORT = ("ofa-yaml", "proxyless-yaml", "csv", "json", "table", "help", "dict")
 _EXPORT = ("ofa-yaml", "proxyless-yaml", "csv", "json", "table")
@@ -44,8 +44,8 @@ def import_(files: tuple[Path, ...], fmt: str, name: str, space: str | None, ind
     A key found twice in one file is an error naming both lines (positions in
     a pickle); a list joined with --index must match it position for position.
     """
-    from ..formats import import_tables
-    from ..table_profile import TableProfile
+    from latency_kit.formats import import_tables
+    from latency_kit.profiles.table import TableProfile
 
     profile = import_tables(fmt, files, name, space=space, index=index, unit=unit,
                             key_path=key_path, out=out, force=force)
@@ -78,9 +78,9 @@ def import_(files: tuple[Path, ...], fmt: str, name: str, space: str | None, ind
 def export(device: str | None, profile_dir: Path | None, fmt: str, out: Path,
            as_json: bool) -> None:
     """Export a profile's table in another tool's format."""
-    from ..errors import LatkitError
-    from ..formats import export_profile
-    from ..profile import load_profile
+    from latency_kit.errors import LatkitError
+    from latency_kit.formats import export_profile
+    from latency_kit.profiles.profile import load_profile
 
     if (device is None) == (profile_dir is None):
         raise LatkitError("give exactly one of --device NAME or --profile DIR")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit_json, json_option, resolution_option, space_option, space_options_for
+from latency_kit.cli._common import emit_json, json_option, resolution_option, space_option, space_options_for
 
 
 @click.command()
@@ -29,10 +29,10 @@ def measure(device: str, space: str, arch: str, resolution: int | None, threads:
     (``info``: on a GPU, ``launch`` is ``cuda-graph`` or ``eager``) and the
     fingerprint of what was measured.
     """
-    from ..api import arch_spec, parse_arch
-    from ..backends import open_backend
-    from ..engine import MeasureSettings, measure_prepared
-    from ..spaces import get_space
+    from latency_kit.api import arch_spec, parse_arch
+    from latency_kit.backends import open_backend
+    from latency_kit.measure.engine import MeasureSettings, measure_prepared
+    from latency_kit.spaces import get_space
 
     space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
     parsed = parse_arch(space_obj, arch, resolution)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from ._common import emit_json, json_option, resolution_option
+from latency_kit.cli._common import emit_json, json_option, resolution_option
 
 profile_options = [
     click.option("--device", default=None,
@@ -24,8 +24,8 @@ def with_profile_options(func):
 
 def open_profile(device: str | None, profile_dir: Path | None):
     """The profile that ``--profile`` or ``--device`` names (one of them is required)."""
-    from ..errors import LatkitError
-    from ..profile import load_profile
+    from latency_kit.errors import LatkitError
+    from latency_kit.profiles.profile import load_profile
 
     if profile_dir is None and device is None:
         raise LatkitError("give --device NAME (a stored profile) or --profile DIR")
@@ -34,7 +34,7 @@ def open_profile(device: str | None, profile_dir: Path | None):
 
 def predict_rows(profile, texts: list[str], resolution: int | None) -> list[dict]:
     """One ``{"arch", "latency_ms", "lut_sum_ms", ...}`` per architecture string."""
-    from ..api import parse_arch
+    from latency_kit.api import parse_arch
 
     archs = [parse_arch(profile.space, t, resolution) for t in texts]
     latency = profile.predict_many(archs)
@@ -54,11 +54,11 @@ def predict_rows(profile, texts: list[str], resolution: int | None) -> list[dict
 def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch_file,
             resolution: int | None, as_json: bool) -> None:
     """Predict whole-network latency (ms) of architectures on a profiled device."""
-    from ..errors import LatkitError
+    from latency_kit.errors import LatkitError
 
     if (arch is None) == (arch_file is None):
         raise LatkitError("give exactly one of --arch ARCH or --arch-file FILE")
-    from ..anchor import host_note
+    from latency_kit.measure.anchor import host_note
 
     profile = open_profile(device, profile_dir)
     note = host_note(profile)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import click
 
-from ..errors import LatkitError
-from ..load import busy_note, median_cv, spread_advice
-from ._common import console, progress_bar, resolution_option, space_option, space_options_for
+from latency_kit.errors import LatkitError
+from latency_kit.measure.load import busy_note, median_cv, spread_advice
+from latency_kit.cli._common import console, progress_bar, resolution_option, space_option, space_options_for
 
 
 @click.command()
@@ -82,9 +82,9 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
         raise click.UsageError("Missing option '--device'"
                                + (" (the stored profile to re-anchor) or --out DIR" if reanchor
                                   else "."))
-    from ..api import build_profile
-    from ..backends import backend_class
-    from ..spaces import get_space
+    from latency_kit.api import build_profile
+    from latency_kit.backends import backend_class
+    from latency_kit.spaces import get_space
 
     from click.core import ParameterSource
 
@@ -93,8 +93,8 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
     get_space(space, **space_options_for(space, resolution if given else ()))  # validate early
     cls = backend_class(device, attached=not ray_address)  # --ray: a worker has the phone
     if precision != "fp32":
-        from ..api import default_profile_name
-        from ..gpu_settings import check_precision
+        from latency_kit.api import default_profile_name
+        from latency_kit.backends.gpu_settings import check_precision
 
         if "precision" not in inspect.signature(cls.__init__).parameters:
             raise LatkitError(f"device {device!r} measures fp32 only; --precision is for GPU devices")
@@ -109,7 +109,7 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
     if hasattr(cls, "describe_choice"):
         console().print(cls.describe_choice())
     if few_shot is not None or sources:
-        from .lut_fewshot_cmd import profile_fewshot
+        from latency_kit.cli.lut_fewshot_cmd import profile_fewshot
 
         if ray_address:
             raise LatkitError("--few-shot measures a few networks on one device; drop --ray")
@@ -124,13 +124,13 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
     if ray_address:
         from functools import partial
 
-        from ..farm import build_profile_ray, connect
+        from latency_kit.measure.farm import build_profile_ray, connect
 
         connect(ray_address)  # fails early, naming the extra, when Ray is missing
         builder = partial(build_profile_ray, address=ray_address)
     started = time.perf_counter()
     with progress_bar(f"profiling {device}", heading=busy_note()) as update:
-        from ..calibration import DEFAULT_CALIBRATION, PROCESSES
+        from latency_kit.measure.calibration import DEFAULT_CALIBRATION, PROCESSES
 
         result = builder(device=device, space=space, resolutions=resolution, out=out,
                                name=name, threads=threads, batch=batch, progress=update,
@@ -160,9 +160,9 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
 
 
 def _reanchor(name: str | Path, processes: int | None) -> None:
-    """``latkit profile --reanchor``: the thin layer over :func:`latency_kit.anchor.reanchor_stored`."""
-    from ..anchor import reanchor_stored
-    from ..calibration import PROCESSES
+    """``latkit profile --reanchor``: the thin layer over :func:`latency_kit.measure.anchor.reanchor_stored`."""
+    from latency_kit.measure.anchor import reanchor_stored
+    from latency_kit.measure.calibration import PROCESSES
 
     with progress_bar(f"re-anchoring {name}") as update:
         done = reanchor_stored(name, PROCESSES if processes is None else processes,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from ._common import emit_json, json_option, space_option, space_options_for
+from latency_kit.cli._common import emit_json, json_option, space_option, space_options_for
 
 
 @click.group()
@@ -15,7 +15,7 @@ def space() -> None:
 @space.command("list")
 def list_spaces() -> None:
     """List the registered search spaces."""
-    from ..spaces import space_names
+    from latency_kit.spaces import space_names
 
     for name in space_names():
         click.echo(name)
@@ -34,7 +34,7 @@ def sample(space: str, count: int, seed: int, resolution: int | None, as_json: b
     """Print N random architecture strings (seeded)."""
     import numpy as np
 
-    from ..spaces import get_space
+    from latency_kit.spaces import get_space
 
     space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
     if resolution is None and getattr(space_obj, "resolutions", None):

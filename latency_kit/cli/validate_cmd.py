@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from ._common import console, emit_json, json_option, progress_bar
-from .predict_cmd import open_profile, with_profile_options
+from latency_kit.cli._common import console, emit_json, json_option, progress_bar
+from latency_kit.cli.predict_cmd import open_profile, with_profile_options
 
 
 @click.command()
@@ -29,8 +29,8 @@ def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, ro
     Prints, per method, the share within ±5% and ±10% of the measured latency,
     the RMSE (ms) and Kendall tau, and how noisy the measured truth itself is.
     """
-    from ..anchor import profile_backend
-    from ..validation import validate_profile
+    from latency_kit.measure.anchor import profile_backend
+    from latency_kit.measure.validation import validate_profile
 
     profile = open_profile(device, profile_dir)
     backend, reopen = profile_backend(profile, device, processes)

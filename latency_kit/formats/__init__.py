@@ -36,14 +36,14 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import CorruptFileError, LatkitError, UnknownNameError
-from ..jsonio import read_json, write_json
-from ..lut import LatencyTable
-from ..paths import profiles_dir
-from ..profile import LUT_FILE, META_FILE, SCHEMA, VERSION, Profile, load_profile
-from . import arch_tables, block_tables, yaml_lut
-from ._common import source_record
-from .checks import check_plausible, unit_scale
+from latency_kit.errors import CorruptFileError, LatkitError, UnknownNameError
+from latency_kit.jsonio import read_json, write_json
+from latency_kit.lut import LatencyTable
+from latency_kit.paths import profiles_dir
+from latency_kit.profiles.profile import LUT_FILE, META_FILE, SCHEMA, VERSION, Profile, load_profile
+from latency_kit.formats import arch_tables, block_tables, yaml_lut
+from latency_kit.formats._common import source_record
+from latency_kit.formats.checks import check_plausible, unit_scale
 
 SOURCE_FILE = "source.json"
 SOURCE_SCHEMA = "latkit.source"
@@ -143,7 +143,7 @@ def _space_options(table: LatencyTable) -> dict[str, Any]:
     """``ofa-mbv3`` profiles record the resolutions their stem keys cover."""
     if table.space != "ofa-mbv3":
         return {}
-    from ..spaces.ofa_mbv3 import RESOLUTIONS
+    from latency_kit.spaces.ofa_mbv3 import RESOLUTIONS
 
     found = sorted({int(m.group(1)) for k in table.entries if (m := yaml_lut._STEM.match(k))})
     bad = [r for r in found if r not in RESOLUTIONS]
@@ -156,7 +156,7 @@ def _space_options(table: LatencyTable) -> dict[str, Any]:
 
 def _import_arch(fmt: str, paths: list[Path], name: str, space: str, index: str | Path | None,
                  unit: str, key_path: str | None, dest: Path) -> Profile:
-    from ..table_profile import canonicalizer, write_table_profile
+    from latency_kit.profiles.table import canonicalizer, write_table_profile
 
     idx = arch_tables.read_index(index) if index else None
     index_name = Path(index).name if index else "the index"
@@ -192,7 +192,7 @@ def export_profile(profile: Profile, fmt: str, out: str | Path) -> list[Path]:
     ``ofa-yaml`` writes one ``<r>_lookup_table.yaml`` per resolution into the
     directory ``out``; the other formats write the single file ``out``.
     """
-    from ..table_profile import TABLE_FILE, TableProfile
+    from latency_kit.profiles.table import TABLE_FILE, TableProfile
 
     if fmt not in EXPORT_FORMATS:
         raise UnknownNameError("export format", fmt, EXPORT_FORMATS)
@@ -266,7 +266,7 @@ def _groups(profile: Profile, flavour: yaml_lut.YamlFlavour) -> list[tuple[str, 
     if profile.meta.get("space") != "ofa-mbv3":
         raise LatkitError(f"ofa-yaml export needs an ofa-mbv3 profile; {profile.name} is "
                           f"{profile.meta.get('space')} (use csv, json or proxyless-yaml)")
-    from ..spaces.ofa_mbv3 import OFAMobileNetV3
+    from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
     groups = []
     for res in profile.meta.get("space_options", {}).get("resolutions", [224]):

@@ -11,9 +11,9 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ..errors import CorruptFileError
-from ..stats import LatencyStats
-from .checks import load_json, load_yaml, quote
+from latency_kit.errors import CorruptFileError
+from latency_kit.stats import LatencyStats
+from latency_kit.formats.checks import load_json, load_yaml, quote
 
 
 def sha256(path: str | Path) -> str:

@@ -31,10 +31,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from ..errors import CorruptFileError, LatkitError
-from ..safe_pickle import safe_load
-from ._common import number, read_json_file, read_text
-from .checks import clip, load_json, preview, quote, unique
+from latency_kit.errors import CorruptFileError, LatkitError
+from latency_kit.safe_pickle import safe_load
+from latency_kit.formats._common import number, read_json_file, read_text
+from latency_kit.formats.checks import clip, load_json, preview, quote, unique
 
 # NAS-Bench-201 operations in the order BRP-NAS/Eagle numbers them.
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")

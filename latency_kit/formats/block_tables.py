@@ -13,11 +13,11 @@ import csv
 from pathlib import Path
 from typing import Any, Iterator
 
-from ..errors import CorruptFileError, LatkitError
-from ..lut import LatencyTable
-from ..stats import LatencyStats
-from ._common import read_json_file, read_text
-from .checks import check_plausible, clip, preview, unique, unit_scale
+from latency_kit.errors import CorruptFileError, LatkitError
+from latency_kit.lut import LatencyTable
+from latency_kit.stats import LatencyStats
+from latency_kit.formats._common import read_json_file, read_text
+from latency_kit.formats.checks import check_plausible, clip, preview, unique, unit_scale
 
 # The CSV's columns, fixed (a LatencyStats field added later, such as a dict,
 # does not change the format; such fields are not exported to CSV).

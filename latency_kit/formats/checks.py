@@ -28,7 +28,7 @@ import statistics
 from functools import lru_cache
 from typing import Any, Callable, Hashable, Iterable, TypeVar
 
-from ..errors import CorruptFileError, LatkitError
+from latency_kit.errors import CorruptFileError, LatkitError
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")

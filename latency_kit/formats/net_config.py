@@ -17,11 +17,11 @@ import re
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import ArchError, CorruptFileError
-from ..spaces.ofa_mbv3 import (FEATURE_MIX, HEAD_EXPAND, STEM_WIDTH, WIDTHS, OFAArch,
+from latency_kit.errors import ArchError, CorruptFileError
+from latency_kit.spaces.ofa_mbv3 import (FEATURE_MIX, HEAD_EXPAND, STEM_WIDTH, WIDTHS, OFAArch,
                                OFAMobileNetV3)
-from ._common import read_json_file
-from .checks import quote
+from latency_kit.formats._common import read_json_file
+from latency_kit.formats.checks import quote
 
 RUN_CONFIGS = ("run.config", "run.exp.config")
 _PUBLISHED = re.compile(r"lat-(\d+(?:\.\d+)?)ms")

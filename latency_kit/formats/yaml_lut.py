@@ -28,11 +28,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..errors import CorruptFileError
-from ..lut import LatencyTable
-from ..stats import LatencyStats
-from ._common import entry_fields, read_yaml, source_record, stats_from_mean
-from .checks import check_plausible, unit_scale
+from latency_kit.errors import CorruptFileError
+from latency_kit.lut import LatencyTable
+from latency_kit.stats import LatencyStats
+from latency_kit.formats._common import entry_fields, read_yaml, source_record, stats_from_mean
+from latency_kit.formats.checks import check_plausible, unit_scale
 
 _STEM = re.compile(r"^Conv-input:(\d+)x(\d+)x3-")
 _FILE_RES = re.compile(r"(\d+)_lookup_table")

@@ -10,8 +10,8 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from ..errors import UnknownNameError
-from .base import Block, Decision, SearchSpace
+from latency_kit.errors import UnknownNameError
+from latency_kit.spaces.base import Block, Decision, SearchSpace
 
 SPACES: dict[str, str] = {
     "ofa-mbv3": "latency_kit.spaces.ofa_mbv3:OFAMobileNetV3",

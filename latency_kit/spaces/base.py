@@ -147,7 +147,7 @@ class SearchSpace(ABC, Generic[Arch]):
 
 @lru_cache(maxsize=None)
 def _counts_cached(space: SearchSpace, key: str) -> tuple[int, int]:
-    from .counting import count_macs_params
+    from latency_kit.spaces.counting import count_macs_params
 
     module = space.build_block(key)
     return count_macs_params(module, space.block_input_shape(key))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .channels import make_divisible
+from latency_kit.spaces.channels import make_divisible
 
 
 def activation(hswish: bool) -> nn.Module:

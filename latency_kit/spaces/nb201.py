@@ -42,8 +42,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Sequence
 
-from ..errors import ArchError
-from .base import Block, Decision, SearchSpace
+from latency_kit.errors import ArchError
+from latency_kit.spaces.base import Block, Decision, SearchSpace
 
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 MEASURED_OPS = ("nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
@@ -172,7 +172,7 @@ class NASBench201(SearchSpace[NB201Arch]):
     def build_block(self, key: str):
         import torch
 
-        from .nb201_layers import Head, ResidualReduction, edge_module, stem
+        from latency_kit.spaces.nb201_layers import Head, ResidualReduction, edge_module, stem
 
         spec = parse_key(key)
         torch.manual_seed(0)
@@ -191,7 +191,7 @@ class NASBench201(SearchSpace[NB201Arch]):
         """The whole CIFAR network (cells are DAGs, so it is not a chain of blocks)."""
         import torch
 
-        from .nb201_layers import NB201Network
+        from latency_kit.spaces.nb201_layers import NB201Network
 
         self.validate(arch)
         torch.manual_seed(0)

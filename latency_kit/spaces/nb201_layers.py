@@ -10,7 +10,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from .nb201 import CELLS_PER_STAGE, EDGES, STAGES, STEM_CHANNELS, is_degenerate
+from latency_kit.spaces.nb201 import CELLS_PER_STAGE, EDGES, STAGES, STEM_CHANNELS, is_degenerate
 
 
 class ReLUConvBN(nn.Sequential):

@@ -25,9 +25,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Sequence
 
-from ..errors import ArchError
-from .base import Block, Decision, SearchSpace
-from .channels import make_divisible
+from latency_kit.errors import ArchError
+from latency_kit.spaces.base import Block, Decision, SearchSpace
+from latency_kit.spaces.channels import make_divisible
 
 STEM_WIDTH = 24
 WIDTHS = (32, 48, 96, 136, 192)
@@ -237,7 +237,7 @@ class OFAMobileNetV3(SearchSpace[OFAArch]):
         import torch
         from torch import nn
 
-        from . import layers as L
+        from latency_kit.spaces import layers as L
 
         spec = parse_key(key)
         torch.manual_seed(0)

@@ -13,10 +13,10 @@ from typing import Any
 
 from latency_kit.errors import UnknownNameError
 
-from .base import Baseline, PerBudgetBaseline, QueryCounter, SearchResult
-from .evolution import Evolution
-from .nsga2 import NSGA2
-from .random_search import RandomSearch
+from nas.baselines.base import Baseline, PerBudgetBaseline, QueryCounter, SearchResult
+from nas.baselines.evolution import Evolution
+from nas.baselines.nsga2 import NSGA2
+from nas.baselines.random_search import RandomSearch
 
 BASELINES: dict[str, type[Baseline]] = {cls.name: cls for cls in (RandomSearch, Evolution, NSGA2)}
 

@@ -31,7 +31,7 @@ import numpy as np
 
 from latency_kit.spaces import SearchSpace
 
-from ..sources import AccuracySource, CostSource
+from nas.sources import AccuracySource, CostSource
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import numpy as np
 
 from latency_kit.spaces import SearchSpace
 
-from .base import PerBudgetBaseline, QueryCounter, sample_distinct
+from nas.baselines.base import PerBudgetBaseline, QueryCounter, sample_distinct
 
 
 class Evolution(PerBudgetBaseline):

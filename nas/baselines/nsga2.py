@@ -17,7 +17,7 @@ import numpy as np
 from latency_kit.errors import MissingExtraError
 from latency_kit.spaces import SearchSpace
 
-from .base import Baseline, QueryCounter
+from nas.baselines.base import Baseline, QueryCounter
 
 _WORST = 1e30  # objective value of an architecture that could not be evaluated
 

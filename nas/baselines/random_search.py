@@ -6,7 +6,7 @@ import numpy as np
 
 from latency_kit.spaces import SearchSpace
 
-from .base import PerBudgetBaseline, QueryCounter, sample_distinct
+from nas.baselines.base import PerBudgetBaseline, QueryCounter, sample_distinct
 
 
 class RandomSearch(PerBudgetBaseline):

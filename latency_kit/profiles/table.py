@@ -20,10 +20,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import ArchError, CorruptFileError, LatkitError
-from .jsonio import write_json
-from .lut import LatencyTable
-from .profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
+from latency_kit.errors import ArchError, CorruptFileError, LatkitError
+from latency_kit.jsonio import write_json
+from latency_kit.lut import LatencyTable
+from latency_kit.profiles.profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
                       read_data_file, read_meta)
 
 TABLE_FILE = "table.json"
@@ -108,7 +108,7 @@ def canonicalizer(space: str) -> Callable[[Any], str]:
     Raises :class:`~latency_kit.errors.ArchError` for an architecture that is
     not one of the space.
     """
-    from .spaces import SPACES, get_space
+    from latency_kit.spaces import SPACES, get_space
 
     if space not in SPACES:
         return lambda arch: _unregistered(space, arch)

@@ -16,12 +16,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .backends.base import Backend
-from .anchor import reanchor_command
-from .calibration import ROUNDS, SETTINGS, Reopen, measure_networks, sample_archs
-from .engine import MeasureSettings
-from .errors import LatkitError
-from .stats import LatencyStats
+from latency_kit.backends.base import Backend
+from latency_kit.measure.anchor import reanchor_command
+from latency_kit.measure.calibration import ROUNDS, SETTINGS, Reopen, measure_networks, sample_archs
+from latency_kit.measure.engine import MeasureSettings
+from latency_kit.errors import LatkitError
+from latency_kit.stats import LatencyStats
 
 METHODS = ("predictor", "lut_sum", "macs_linear")
 # Validation networks use another seed stream than calibration (seed 0).
@@ -80,7 +80,7 @@ def truth_noise(stats: Sequence[LatencyStats]) -> dict[str, float] | None:
     """The noise of a truth measured over fresh processes, and the tau it allows.
 
     Each network's statistics describe its per-process medians, already at
-    the processes' common level (:func:`latency_kit.processes.combine`), so
+    the processes' common level (:func:`latency_kit.measure.processes.combine`), so
     their spread (``cv``) is noise in the ranking. One process's noise is
     pooled over the networks by the median of their variances (scaled by
     the median of a chi-square, so normal noise comes out unbiased): a slow
@@ -140,7 +140,7 @@ class ValidationReport:
     scores: dict[str, dict[str, float]] = field(default_factory=dict)
     # the truth's own noise (:func:`truth_noise`), where it was measured over processes
     truth: dict[str, float] | None = None
-    # the command that re-anchors the profile (:func:`latency_kit.anchor.reanchor_command`)
+    # the command that re-anchors the profile (:func:`latency_kit.measure.anchor.reanchor_command`)
     reanchor: str = ""
 
     @property
@@ -180,7 +180,7 @@ def validate_profile(profile, backend: Backend, n: int = 30, seed: int = VALIDAT
     """Measure ``n`` fresh random networks on ``backend`` and score the predictions.
 
     With ``reopen`` each network's truth is the median over fresh processes,
-    as for calibration (:func:`latency_kit.calibration.measure_networks`).
+    as for calibration (:func:`latency_kit.measure.calibration.measure_networks`).
     """
     entries = profile.calibration()
     if profile.predictor_kind == "lut-sum":

@@ -24,8 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from .backends.litert_runner import quiet_fds
-from .errors import LatkitError, MissingExtraError
+from latency_kit.backends.litert_runner import quiet_fds
+from latency_kit.errors import LatkitError, MissingExtraError
 
 PRECISIONS = ("fp32", "fp16")
 # Ops whose constant weights the fp16 conversion stores in half precision.
@@ -123,8 +123,8 @@ def cached_tflite(spec, precision: str = "fp32", cache: str | Path | None = None
     """The ``.tflite`` file of a :class:`~latency_kit.backends.base.ModelSpec`, converting once."""
     import torch
 
-    from .export import BUILD_REVISION, cache_name
-    from .paths import cache_dir
+    from latency_kit.convert.onnx import BUILD_REVISION, cache_name
+    from latency_kit.paths import cache_dir
 
     check_precision(precision)
     root = Path(cache) if cache else cache_dir() / "tflite"

@@ -31,7 +31,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import LatkitError
+from latency_kit.errors import LatkitError
 
 DEFAULT_ALPHAS = (0.01, 0.1, 1.0, 10.0, 100.0)
 ARCH_WEIGHT = 0.5        # scale of the one-hot decision features next to standardised sources

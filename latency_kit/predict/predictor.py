@@ -5,7 +5,7 @@ standalone blocks pay layout reorders and per-run overheads that the network
 does not, while head layers and late stages run slower inside it (DESIGN.md
 §4). :class:`LatencyPredictor` learns that gap from a few whole-network
 measurements (the profile's ``calibration.json``), on the features of
-:class:`latency_kit.features.FeatureTable`.
+:class:`latency_kit.predict.features.FeatureTable`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .features import (DEFAULT_ALPHA, DEFAULT_FEATURES, PENALTY, FeatureTable, Recipe,
+from latency_kit.predict.features import (DEFAULT_ALPHA, DEFAULT_FEATURES, PENALTY, FeatureTable, Recipe,
                        calibration_data, ridge_fit)
 
 # -- the estimator ------------------------------------------------------------
@@ -39,14 +39,14 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
     (``fit``/``predict`` take any matrix). ``model`` picks the regressor:
 
     - ``"ridge"``: linear, with a small L2 penalty on standardised features
-      (closed form in numpy: :func:`latency_kit.features.ridge_fit`);
+      (closed form in numpy: :func:`latency_kit.predict.features.ridge_fit`);
     - ``"huber"``: linear, robust to the odd calibration net measured during a
       slow stretch of the machine;
     - ``"gbr"``: gradient-boosted trees (needs many more calibration nets).
 
     With ``relative=True`` the linear models minimise squared *relative*
     error (sample weights 1/y²), which is what ±5%/±10% accuracy asks for.
-    The ``penalised`` features (a :class:`~latency_kit.features.Recipe`'s)
+    The ``penalised`` features (a :class:`~latency_kit.predict.features.Recipe`'s)
     get the ridge penalty ``penalty`` instead of ``alpha``; ``X`` must then
     have exactly the ``features`` columns. Deterministic for a fixed
     ``random_state``.
@@ -78,7 +78,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         # Every model sees the same standardised features; ridge is the numpy core
-        # that profiles use directly (latency_kit.features.ridge_fit).
+        # that profiles use directly (latency_kit.predict.features.ridge_fit).
         self.linear_ = ridge_fit(X, y, weight, self._alphas(X.shape[1]), self.relative)
         self.estimator_ = None
         if self.model != "ridge":

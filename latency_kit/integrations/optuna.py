@@ -25,9 +25,9 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Sequence
 
-from .errors import LatkitError, MissingExtraError
-from .profile import Profile, load_profile
-from .units import parse_budget
+from latency_kit.errors import LatkitError, MissingExtraError
+from latency_kit.profiles.profile import Profile, load_profile
+from latency_kit.units import parse_budget
 
 LATENCY_ATTR = "latency_ms"
 ARCH_ATTR = "arch"
@@ -36,7 +36,7 @@ ARCH_ATTR = "arch"
 class LatencyObjective:
     """Latency as a second objective (and optional constraint) from a profile.
 
-    ``profile`` is a loaded :class:`~latency_kit.profile.Profile` or a stored
+    ``profile`` is a loaded :class:`~latency_kit.profiles.profile.Profile` or a stored
     profile name; ``budget`` (``"30ms"``, ``0.03`` s as ``"0.03s"``, or ms as a
     number) enables :meth:`constraints`.
     """

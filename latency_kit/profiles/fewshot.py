@@ -8,7 +8,7 @@ A ``kind: "fewshot"`` profile directory holds::
                    log-latencies, the model settings, and every measurement
                    {"arch", "value_ms", "sources_ms"}
 
-Nothing fitted is stored: loading refits :class:`latency_kit.fewshot.FewShotTransfer`
+Nothing fitted is stored: loading refits :class:`latency_kit.predict.transfer.FewShotTransfer`
 from these numbers (closed form, so identical every time). Predicting asks the
 source profiles for the architectures and maps their latencies to this
 device. If a source profile was rebuilt since, its latencies at the measured
@@ -25,15 +25,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import CorruptFileError, LatkitError
-from .fewshot import (ARCH_WEIGHT, DEFAULT_ALPHAS, FewShotTransfer, SourceScale, arch_features,
+from latency_kit.errors import CorruptFileError, LatkitError
+from latency_kit.predict.transfer import (ARCH_WEIGHT, DEFAULT_ALPHAS, FewShotTransfer, SourceScale, arch_features,
                       candidate_pool, select_references, usable)
-from .jsonio import read_json, write_json
-from .lut import LatencyTable
-from .paths import profiles_dir
-from .profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
+from latency_kit.jsonio import read_json, write_json
+from latency_kit.lut import LatencyTable
+from latency_kit.paths import profiles_dir
+from latency_kit.profiles.profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
                       read_data_file, read_meta)
-from .spaces import SearchSpace
+from latency_kit.spaces import SearchSpace
 
 FEWSHOT_FILE = "fewshot.json"
 SCHEMA = "latkit.fewshot"
@@ -129,7 +129,7 @@ class FewShotProfile(Profile):
 
 
 def _load(name_or_path: str | Path) -> Profile:
-    from .profile import load_profile
+    from latency_kit.profiles.profile import load_profile
 
     return load_profile(name_or_path)
 
@@ -258,12 +258,12 @@ def measure_fewshot_profile(device: str, sources: Sequence[Profile], n: int,
     """Measure ``n`` reference networks on ``device`` and write a few-shot profile.
 
     The references are measured interleaved over ``rounds`` rounds
-    (:func:`latency_kit.engine.measure_interleaved`), so a slow stretch of the
+    (:func:`latency_kit.measure.engine.measure_interleaved`), so a slow stretch of the
     machine hits one round of every network rather than all of one.
     """
-    from .api import arch_spec, default_profile_name
-    from .backends import open_backend
-    from .engine import MeasureSettings, measure_interleaved
+    from latency_kit.api import arch_spec, default_profile_name
+    from latency_kit.backends import open_backend
+    from latency_kit.measure.engine import MeasureSettings, measure_interleaved
 
     space = sources[0].space
     refs = reference_archs(space, sources, n)

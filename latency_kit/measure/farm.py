@@ -26,13 +26,13 @@ from collections import deque
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from . import journal
-from .backends import Backend, ModelSpec, Prepared, open_backend
-from .engine import MeasureSettings, measure
-from .errors import DeviceError, LatkitError, MissingExtraError
-from .profile import JOURNAL_FILE, Profile
-from .profiler import IDENTITY_FIELDS, ProfileJob, Progress, finish_profile, open_job
-from .stats import LatencyStats
+from latency_kit import journal
+from latency_kit.backends import Backend, ModelSpec, Prepared, open_backend
+from latency_kit.measure.engine import MeasureSettings, measure
+from latency_kit.errors import DeviceError, LatkitError, MissingExtraError
+from latency_kit.profiles.profile import JOURNAL_FILE, Profile
+from latency_kit.measure.blocks import IDENTITY_FIELDS, ProfileJob, Progress, finish_profile, open_job
+from latency_kit.stats import LatencyStats
 
 RESOURCE_PREFIX = "device:"
 MAX_ATTEMPTS = 2  # per key, across lost nodes
@@ -251,10 +251,10 @@ def build_profile_ray(device: str, address: str | None, space: str = "ofa-mbv3",
     interleaved on one device; it runs in that worker's process, so
     ``calibration_processes`` is accepted and ignored.
     """
-    from .api import default_profile_name
-    from .calibration import DEFAULT_CALIBRATION, calibration_step
-    from .paths import profiles_dir
-    from .spaces import get_space
+    from latency_kit.api import default_profile_name
+    from latency_kit.measure.calibration import DEFAULT_CALIBRATION, calibration_step
+    from latency_kit.paths import profiles_dir
+    from latency_kit.spaces import get_space
 
     connect(address)
     options = {"resolutions": tuple(resolutions)} if space == "ofa-mbv3" else {}

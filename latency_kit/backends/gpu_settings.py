@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from .errors import DeviceError, LatkitError
+from latency_kit.errors import DeviceError, LatkitError
 
 PRECISIONS = ("fp32", "fp16", "int8")
 SUPPORTED_PRECISIONS = ("fp32", "fp16")

@@ -8,7 +8,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from .jsonio import default_mode
+from latency_kit.jsonio import default_mode
 
 OPSET = 17
 # Bumped when a space builds a different module for the same key, so files

@@ -12,17 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
-from . import journal
-from .backends.base import Backend, ModelSpec
-from .engine import MeasureSettings, measure
-from .errors import CorruptFileError, LatkitError
-from .lut import LatencyTable
-from .profile import (CALIBRATION_FILE, JOURNAL_FILE, LUT_FILE, META_FILE, Profile, new_meta,
+from latency_kit import journal
+from latency_kit.backends.base import Backend, ModelSpec
+from latency_kit.measure.engine import MeasureSettings, measure
+from latency_kit.errors import CorruptFileError, LatkitError
+from latency_kit.lut import LatencyTable
+from latency_kit.profiles.profile import (CALIBRATION_FILE, JOURNAL_FILE, LUT_FILE, META_FILE, Profile, new_meta,
                       save_meta)
-from .profile import SCHEMA as PROFILE_SCHEMA
-from .jsonio import read_json
-from .spaces import SearchSpace
-from .stats import LatencyStats
+from latency_kit.profiles.profile import SCHEMA as PROFILE_SCHEMA
+from latency_kit.jsonio import read_json
+from latency_kit.spaces import SearchSpace
+from latency_kit.stats import LatencyStats
 
 # Fingerprint fields that must match for a resumed run to add to a profile.
 IDENTITY_FIELDS = ("device", "runtime", "runtime_version", "opset", "threads", "precision",

@@ -15,7 +15,7 @@ torch on a GPU (``benchmarks/results_predictor.md``).
 
 This module imports no scikit-learn (whose import alone takes about 1.7 s of
 CPU here, in scipy.stats), so loading a profile and refitting its default
-linear predictor stays well under a second; :mod:`latency_kit.predictor`
+linear predictor stays well under a second; :mod:`latency_kit.predict.predictor`
 wraps the same core in a scikit-learn estimator.
 """
 
@@ -26,9 +26,9 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import MissingEntryError
-from .lut import LatencyTable
-from .spaces import SearchSpace
+from latency_kit.errors import MissingEntryError
+from latency_kit.lut import LatencyTable
+from latency_kit.spaces import SearchSpace
 
 # Block columns (summed over an architecture's blocks); "lut:<group>" columns
 # are added per block group of the space.
@@ -56,7 +56,7 @@ REFERENCE_RESOLUTION = 224.0
 
 # -- block groups and analytic costs ------------------------------------------
 def _ofa_group(key: str) -> str:
-    from .spaces.ofa_mbv3 import STEM_WIDTH, WIDTHS, parse_key
+    from latency_kit.spaces.ofa_mbv3 import STEM_WIDTH, WIDTHS, parse_key
 
     spec = parse_key(key)
     if spec["kind"] == "Conv" or (spec["kind"] == "expanded_conv" and spec["cout"] == STEM_WIDTH):
@@ -67,7 +67,7 @@ def _ofa_group(key: str) -> str:
 
 
 def _ofa_groups() -> tuple[str, ...]:
-    from .spaces.ofa_mbv3 import WIDTHS
+    from latency_kit.spaces.ofa_mbv3 import WIDTHS
 
     return ("stem", *(f"s{i + 1}" for i in range(len(WIDTHS))), "head")
 
@@ -78,8 +78,8 @@ def _ofa_costs(key: str) -> tuple[float, float, float]:
     Analytic, so predicting never needs torch; ``tests/test_predictor.py``
     checks the MACs and parameters against counting the real torch modules.
     """
-    from .spaces.channels import make_divisible
-    from .spaces.ofa_mbv3 import parse_key
+    from latency_kit.spaces.channels import make_divisible
+    from latency_kit.spaces.ofa_mbv3 import parse_key
 
     s = parse_key(key)
     kind, cin, cout = s["kind"], s["cin"], s["cout"]
@@ -109,7 +109,7 @@ def _ofa_costs(key: str) -> tuple[float, float, float]:
 
 
 def _ofa_kernel(key: str) -> str:
-    from .spaces.ofa_mbv3 import parse_key
+    from latency_kit.spaces.ofa_mbv3 import parse_key
 
     spec = parse_key(key)
     if spec["kind"] != "expanded_conv" or spec["mid"] == spec["cin"]:

@@ -27,13 +27,13 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .backends.base import Backend
-from .calibration import FILE, ROUNDS, SETTINGS, Reopen, measure_networks, write_calibration
-from .errors import LatkitError
-from .fingerprint import host_fingerprint
-from .jsonio import read_json
-from .paths import profiles_dir, shipped_profiles_dir
-from .profile import Profile, find_profile, load_profile, read_meta, save_meta
+from latency_kit.backends.base import Backend
+from latency_kit.measure.calibration import FILE, ROUNDS, SETTINGS, Reopen, measure_networks, write_calibration
+from latency_kit.errors import LatkitError
+from latency_kit.fingerprint import host_fingerprint
+from latency_kit.jsonio import read_json
+from latency_kit.paths import profiles_dir, shipped_profiles_dir
+from latency_kit.profiles.profile import Profile, find_profile, load_profile, read_meta, save_meta
 
 # Devices whose profiles are measured by a runtime on this host's CPU.
 HOST_DEVICES = ("cpu", "tflite-cpu")
@@ -102,7 +102,7 @@ def profile_backend(profile: Profile, device: str | None = None,
     fresh processes measure each network where the backend allows it (0: in
     this process). Raises ``UnknownNameError`` for an unknown device.
     """
-    from .backends import open_backend
+    from latency_kit.backends import open_backend
 
     fingerprint = profile.meta.get("fingerprint", {})
     name = profile.device or device or "cpu"

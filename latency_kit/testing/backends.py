@@ -17,7 +17,7 @@ from __future__ import annotations
 import pytest
 
 from latency_kit.backends.base import Backend, ModelSpec
-from latency_kit.engine import MeasureSettings, measure
+from latency_kit.measure.engine import MeasureSettings, measure
 from latency_kit.spaces import get_space
 
 SMALL = "expanded_conv-input:7x7x192-output:7x7x192-expand:576-kernel:3-stride:1-idskip:1-se:1-hs:1"

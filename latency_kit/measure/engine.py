@@ -16,8 +16,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .backends.base import Backend, ModelSpec, Prepared
-from .stats import LatencyStats
+from latency_kit.backends.base import Backend, ModelSpec, Prepared
+from latency_kit.stats import LatencyStats
 
 
 @dataclass(frozen=True)

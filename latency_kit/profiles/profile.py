@@ -21,11 +21,11 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from .errors import CorruptFileError, LatkitError, UnknownNameError
-from .jsonio import read_json, write_json
-from .lut import LatencyTable
-from .paths import profiles_dir, shipped_profiles_dir
-from .spaces import SearchSpace, get_space
+from latency_kit.errors import CorruptFileError, LatkitError, UnknownNameError
+from latency_kit.jsonio import read_json, write_json
+from latency_kit.lut import LatencyTable
+from latency_kit.paths import profiles_dir, shipped_profiles_dir
+from latency_kit.spaces import SearchSpace, get_space
 
 SCHEMA = "latkit.profile"
 VERSION = 1
@@ -35,9 +35,9 @@ META_FILE, LUT_FILE, CALIBRATION_FILE, JOURNAL_FILE = (
 # LUT with calibration ("lut", the default), a per-architecture table
 # ("table"), or a profile transferred from other devices ("fewshot").
 PROFILE_KINDS: dict[str, str] = {
-    "lut": "latency_kit.profile:Profile",
-    "table": "latency_kit.table_profile:TableProfile",
-    "fewshot": "latency_kit.fewshot_profile:FewShotProfile",
+    "lut": "latency_kit.profiles.profile:Profile",
+    "table": "latency_kit.profiles.table:TableProfile",
+    "fewshot": "latency_kit.profiles.fewshot:FewShotProfile",
 }
 
 
@@ -76,8 +76,8 @@ class Profile:
 
     @cached_property
     def features(self):
-        """Per-block feature cache (:class:`latency_kit.features.FeatureTable`)."""
-        from .features import FeatureTable
+        """Per-block feature cache (:class:`latency_kit.predict.features.FeatureTable`)."""
+        from latency_kit.predict.features import FeatureTable
 
         return FeatureTable(self.space, self.lut, self.name, runtime=self.meta.get("backend"))
 
@@ -93,17 +93,17 @@ class Profile:
     def _model(self):
         # The default predictor's closed-form fit (numpy only: no scikit-learn
         # import, so load + refit stays well under a second); None without data.
-        from .features import fit_default
+        from latency_kit.predict.features import fit_default
 
         return fit_default(self.features, self.calibration())
 
     @cached_property
     def predictor(self):
-        """The :class:`~latency_kit.predictor.LatencyPredictor` refit from
+        """The :class:`~latency_kit.predict.predictor.LatencyPredictor` refit from
         ``calibration.json`` (deterministic, so identical on every load; it
         gives the same numbers as :meth:`predict`), or ``None`` when the
         profile has no calibration networks."""
-        from .predictor import fit_predictor
+        from latency_kit.predict.predictor import fit_predictor
 
         return fit_predictor(self.features, self.calibration())
 
@@ -143,7 +143,7 @@ class Profile:
 
     def calibration(self) -> list[dict[str, Any]]:
         """Whole-network measurements stored with the profile (may be empty)."""
-        from .calibration import read_calibration
+        from latency_kit.measure.calibration import read_calibration
 
         return read_calibration(self.path / CALIBRATION_FILE)
 

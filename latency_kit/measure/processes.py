@@ -8,7 +8,7 @@ sum while three later processes sat 4.2-5.3% above it
 predictor calibrated in the profiling process alone inherits that process's
 level; calibrating on the median over several processes averages it out.
 
-:func:`measure_in_processes` runs ``python -m latency_kit.processes`` once
+:func:`measure_in_processes` runs ``python -m latency_kit.measure.processes`` once
 per process. Each child opens the backend itself, measures every network
 (``rounds`` interleaved rounds) and writes its statistics; the parent
 journals each finished process, so an interrupted run resumes, and combines
@@ -30,10 +30,10 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import journal
-from .engine import MeasureSettings
-from .errors import DeviceError
-from .stats import LatencyStats
+from latency_kit import journal
+from latency_kit.measure.engine import MeasureSettings
+from latency_kit.errors import DeviceError
+from latency_kit.stats import LatencyStats
 
 Progress = Callable[[int, int, str], None]
 CHUNK = 10
@@ -79,7 +79,7 @@ def _run_child(request: dict[str, Any], progress: Progress | None, offset: int,
     with tempfile.TemporaryDirectory(prefix="latkit-proc-") as tmp:
         req, out, log = (Path(tmp) / name for name in ("request.json", "result.json", "stderr"))
         req.write_text(json.dumps(request))
-        cmd = [sys.executable, "-m", "latency_kit.processes", str(req), str(out)]
+        cmd = [sys.executable, "-m", "latency_kit.measure.processes", str(req), str(out)]
         # stderr goes to a file: a pipe nobody reads while stdout is read could fill and block
         with open(log, "w") as err_file, subprocess.Popen(
                 cmd, stdout=subprocess.PIPE, stderr=err_file, text=True,
@@ -141,11 +141,11 @@ def measure_in_processes(device: str, options: dict[str, Any], space: str,
 
 def _child(request_path: str, out_path: str) -> None:
     """Child side: open the backend, measure, write ``{arch: stats}``."""
-    from .api import arch_spec
-    from .backends import open_backend
-    from .engine import measure_interleaved
-    from .jsonio import write_json
-    from .spaces import get_space
+    from latency_kit.api import arch_spec
+    from latency_kit.backends import open_backend
+    from latency_kit.measure.engine import measure_interleaved
+    from latency_kit.jsonio import write_json
+    from latency_kit.spaces import get_space
 
     request = json.loads(Path(request_path).read_text())
     space = get_space(request["space"], **{k: tuple(v) if isinstance(v, list) else v

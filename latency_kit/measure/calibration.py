@@ -15,11 +15,11 @@ any scikit-learn version. File ``calibration.json`` (schema
 Where the backend can be reopened in a fresh process (ONNX Runtime, LiteRT,
 the GPU backends), each architecture's value is the median over
 ``processes`` fresh processes of that process's median (see
-:mod:`latency_kit.processes`: a process's level is not the next one's, and
+:mod:`latency_kit.measure.processes`: a process's level is not the next one's, and
 the predictor should not learn the profiling process's). Elsewhere (phones,
 boards, stand-ins) it is the median of ``rounds`` per-round medians in this
 process, measured interleaved with the other networks of its chunk (see
-:func:`latency_kit.engine.measure_interleaved`). Finished chunks or processes
+:func:`latency_kit.measure.engine.measure_interleaved`). Finished chunks or processes
 go to ``calibration.jsonl`` first, so an interrupted run resumes where it
 stopped.
 """
@@ -32,13 +32,13 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import journal
-from .backends.base import Backend
-from .engine import MeasureSettings, measure_interleaved
-from .errors import CorruptFileError
-from .jsonio import read_json, write_json
-from .spaces import SearchSpace
-from .stats import LatencyStats
+from latency_kit import journal
+from latency_kit.backends.base import Backend
+from latency_kit.measure.engine import MeasureSettings, measure_interleaved
+from latency_kit.errors import CorruptFileError
+from latency_kit.jsonio import read_json, write_json
+from latency_kit.spaces import SearchSpace
+from latency_kit.stats import LatencyStats
 
 SCHEMA = "latkit.calibration"
 VERSION = 1
@@ -99,7 +99,7 @@ def measure_archs(backend: Backend, space: SearchSpace, archs: Sequence[Any], ba
     With ``journal_path``, finished chunks are journaled and networks already
     in the journal are not measured again; nor are those in ``known``.
     """
-    from .api import arch_spec
+    from latency_kit.api import arch_spec
 
     texts = [space.format(a) for a in archs]
     done = dict(known or {})
@@ -178,7 +178,7 @@ def measure_networks(backend: Backend, space: SearchSpace, archs: Sequence[Any],
         stats = measure_archs(backend, space, archs, batch, rounds, settings,
                               journal_path=journal_path, known=known, progress=progress)
         return stats, {"rounds": rounds}
-    from .processes import measure_in_processes
+    from latency_kit.measure.processes import measure_in_processes
 
     done = dict(known or {})
     texts = [space.format(a) for a in archs]
@@ -220,7 +220,7 @@ def calibration_step(backend: Backend, n: int, seed: int = 0, rounds: int = ROUN
                      settings: MeasureSettings = SETTINGS,
                      progress: Callable[[int, int, str], None] | None = None,
                      reopen: Reopen | None = None):
-    """An ``after_lut`` hook for :func:`latency_kit.profiler.profile_blocks`."""
+    """An ``after_lut`` hook for :func:`latency_kit.measure.blocks.profile_blocks`."""
 
     def step(profile) -> None:
         if n > 0:
