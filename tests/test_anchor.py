@@ -145,7 +145,7 @@ def test_busy_note_and_spread_advice_follow_the_load(monkeypatch) -> None:
 def test_one_display_covers_every_stage(monkeypatch) -> None:
     from rich.console import Console
 
-    from latency_kit.cli import _common
+    from latency_kit.cli import common as _common
 
     out = StringIO()
     monkeypatch.setattr(_common, "console", lambda stderr=True: Console(file=out, width=160))
@@ -162,7 +162,7 @@ def test_one_display_covers_every_stage(monkeypatch) -> None:
 def test_the_busy_note_shows_only_once_measuring_starts(monkeypatch) -> None:
     from rich.console import Console
 
-    from latency_kit.cli import _common
+    from latency_kit.cli import common as _common
 
     monkeypatch.setattr(_common, "console", lambda stderr=True: Console(file=StringIO(), width=160))
     lines = []

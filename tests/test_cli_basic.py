@@ -119,7 +119,7 @@ def test_bad_input_is_one_line(case: str, tmp_path: Path, monkeypatch) -> None:
 
 def test_a_long_error_is_still_one_short_line() -> None:
     """The CLI's last guard: a message quoting a file's contents stays one line."""
-    from latency_kit.cli._common import ERROR_CHARS, LatkitGroup
+    from latency_kit.cli.common import ERROR_CHARS, LatkitGroup
     from latency_kit.errors import LatkitError
 
     @click.group(cls=LatkitGroup)

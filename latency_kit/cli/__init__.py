@@ -11,7 +11,7 @@ from importlib import import_module
 
 import click
 
-from latency_kit.cli._common import LatkitGroup
+from latency_kit.cli.common import LatkitGroup
 
 COMMANDS: list[str] = [
     "latency_kit.cli.profile_cmd:profile",

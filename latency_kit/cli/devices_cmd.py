@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from latency_kit.cli._common import emit_json, json_option
+from latency_kit.cli.common import emit_json, json_option
 
 
 def device_report() -> dict:
@@ -84,7 +84,7 @@ def devices(as_json: bool) -> None:
     from rich.markup import escape
     from rich.table import Table
 
-    from latency_kit.cli._common import console
+    from latency_kit.cli.common import console
 
     table = Table(title="backends")
     for col in ("device", "runtime", "available"):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from latency_kit.cli._common import resolution_option, space_option, space_options_for
+from latency_kit.cli.common import resolution_option, space_option, space_options_for
 
 FORMATS = ("onnx", "tflite")
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from latency_kit.cli._common import emit_json, json_option
+from latency_kit.cli.common import emit_json, json_option
 
 from_option = click.option(
     "--from", "sources", multiple=True, metavar="PROFILE",
@@ -74,7 +74,7 @@ def profile_fewshot(device: str, space: str | None, shots: int | None, sources: 
     """The ``latkit profile --few-shot N --from ...`` path (called by ``profile``)."""
     from latency_kit.errors import LatkitError
     from latency_kit.profiles.fewshot import load_sources, measure_fewshot_profile
-    from latency_kit.cli._common import console, progress_bar
+    from latency_kit.cli.common import console, progress_bar
 
     if not shots or not sources:
         raise LatkitError("--few-shot N needs source profiles: add --from PROFILE (repeatable)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from latency_kit.cli._common import emit_json, json_option
+from latency_kit.cli.common import emit_json, json_option
 
 _IMPORT = ("ofa-yaml", "proxyless-yaml", "csv", "json", "table", "help", "dict")
 _EXPORT = ("ofa-yaml", "proxyless-yaml", "csv", "json", "table")

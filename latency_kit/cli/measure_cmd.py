@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from latency_kit.cli._common import emit_json, json_option, resolution_option, space_option, space_options_for
+from latency_kit.cli.common import emit_json, json_option, resolution_option, space_option, space_options_for
 
 
 @click.command()

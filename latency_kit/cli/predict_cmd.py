@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from latency_kit.cli._common import emit_json, json_option, resolution_option
+from latency_kit.cli.common import emit_json, json_option, resolution_option
 
 profile_options = [
     click.option("--device", default=None,

@@ -10,7 +10,7 @@ import click
 
 from latency_kit.errors import LatkitError
 from latency_kit.measure.load import busy_note, median_cv, spread_advice
-from latency_kit.cli._common import console, progress_bar, resolution_option, space_option, space_options_for
+from latency_kit.cli.common import console, progress_bar, resolution_option, space_option, space_options_for
 
 
 @click.command()

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from latency_kit.cli._common import console, emit_json, json_option, progress_bar
+from latency_kit.cli.common import console, emit_json, json_option, progress_bar
 from latency_kit.cli.predict_cmd import open_profile, with_profile_options
 
 
