@@ -2,48 +2,79 @@
 
 ``open_backend("cpu", threads=1)`` returns a ready backend. Backends are
 imported lazily so optional runtimes (TensorRT, LiteRT, adb) cost nothing
-until used. To add one, write a :class:`~latency_kit.backends.base.Backend`
-subclass and add its ``"module:Class"`` path to ``DEVICES`` (exact names) or
-``PREFIXES`` (names such as ``ssh://user@host``). Any other name that is not a
-typo of those is an attached device's: an Android phone's model (``pixel``),
-found over adb here or, with ``attached=False``, on a Ray worker.
+until used.
+
+A new backend is one module with a :class:`~latency_kit.backends.base.Backend`
+subclass that registers itself under a device name: in the
+``latkit.backends`` entry-point group of its distribution (imported on first
+use, found in every process, Ray workers included)::
+
+    [project.entry-points."latkit.backends"]
+    my-npu = "my_pkg.backend:NpuBackend"
+
+or with the :func:`register_backend` class decorator (registered when its
+module is imported). A name ending in ``://`` is a prefix (``ssh://`` serves
+``ssh://user@host``). The entry named ``*`` is the resolver of every other
+name that is not a typo of those: an attached device's, e.g. an Android
+phone's model (``pixel``), found over adb here or, with ``attached=False``,
+on a Ray worker. It passes :class:`latency_kit.testing.backends.BackendSuite`.
 """
 
 from __future__ import annotations
 
 import difflib
 import inspect
-from importlib import import_module
-from typing import Any, Callable
+from collections.abc import Iterator, Mapping
+from typing import Any, Protocol
 
-from latency_kit.errors import LatkitError, UnknownNameError
 from latency_kit.backends.base import Backend, ModelSpec, Prepared
+from latency_kit.errors import UnknownNameError
+from latency_kit.registry import Registry
 
-DEVICES: dict[str, str] = {
-    "cpu": "latency_kit.backends.onnxruntime:OnnxRuntimeBackend",
-    "tflite-cpu": "latency_kit.backends.litert:LiteRTBackend",
-    "android": "latency_kit.backends.android:AndroidBackend",
-    "gpu": "latency_kit.backends.gpu:GpuBackend",
-    "tensorrt": "latency_kit.backends.tensorrt:TensorRTBackend",
-    "torch-cuda": "latency_kit.backends.torch_cuda:TorchCudaBackend",
-}
-PREFIXES: dict[str, str] = {
-    "ssh://": "latency_kit.backends.ssh:SSHBackend",
-}
-# Resolvers tried, in order, for names that are neither in DEVICES nor PREFIXES
-# nor a typo of them (an attached phone's model, for instance). Each returns a
-# Backend class or None.
-FALLBACKS: list[str] = ["latency_kit.backends.android_discovery:resolve_phone"]
-# Builds the error for a name no resolver serves (called with the name and device_names()).
-UNRESOLVED = "latency_kit.backends.android_discovery:missing_phone_error"
-# What such a name is when the device is attached elsewhere (a Ray worker's phone).
-ELSEWHERE = "latency_kit.backends.android:AndroidBackend"
+BACKENDS: Registry[Any] = Registry("device", "latkit.backends")
+
+register_backend = BACKENDS.register
+
+PREFIX_END = "://"  # a registered name ending so is a prefix (ssh://)
+RESOLVER = "*"  # the registered name of the resolver of attached devices' names
 TYPO_CUTOFF = 0.75  # difflib ratio above which a name is a typo of a built-in one
 
 
-def _load(path: str) -> Any:
-    module, attr = path.split(":")
-    return getattr(import_module(module), attr)
+class Resolver(Protocol):
+    """What the ``*`` entry is: the backend class of a name no other entry serves.
+
+    ``attached``: look for the device here (raise ``LatkitError`` saying how
+    to attach it when it is not); without, it is attached elsewhere (a Ray
+    worker) and is resolved unchecked. ``known`` is :func:`device_names`.
+    """
+
+    def __call__(self, device: str, attached: bool, known: list[str]) -> type[Backend]: ...
+
+
+class _Names(Mapping[str, str]):
+    """A read-only view of the registered names that are ``prefix`` or not."""
+
+    def __init__(self, prefixes: bool):
+        self.prefixes = prefixes
+
+    def _names(self) -> list[str]:
+        return [n for n in BACKENDS if n != RESOLVER and n.endswith(PREFIX_END) == self.prefixes]
+
+    def __getitem__(self, name: str) -> str:
+        if name not in self._names():
+            raise KeyError(name)
+        return BACKENDS[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+
+# Exact device names and prefixes, as ``{name: "module:Class"}`` views of BACKENDS.
+DEVICES: Mapping[str, str] = _Names(prefixes=False)
+PREFIXES: Mapping[str, str] = _Names(prefixes=True)
 
 
 def is_typo(device: str) -> bool:
@@ -57,29 +88,22 @@ def is_typo(device: str) -> bool:
 def backend_class(device: str, attached: bool = True) -> type[Backend]:
     """The backend class that serves ``device``.
 
-    Built-in names and prefixes resolve directly; a typo of one raises
+    Registered names and prefixes resolve directly; a typo of one raises
     ``UnknownNameError`` with the known names. Any other name is an attached
-    device's (a phone's model): with ``attached`` it is looked for here
-    (``FALLBACKS``) and a missing one raises the ``UNRESOLVED`` error
-    (``DeviceError``: how to attach it); without, it resolves to ``ELSEWHERE``
-    unchecked, for a Ray farm whose worker has it attached.
+    device's (a phone's model), resolved by the ``*`` entry (:class:`Resolver`):
+    with ``attached`` it is looked for here and a missing one raises
+    ``DeviceError`` (how to attach it); without, it is resolved unchecked, for
+    a Ray farm whose worker has it attached.
     """
     if device in DEVICES:
-        return _load(DEVICES[device])
-    for prefix, path in PREFIXES.items():
+        return BACKENDS.load(device)
+    for prefix in PREFIXES:
         if device.startswith(prefix):
-            return _load(path)
-    if not device.strip() or is_typo(device):
+            return BACKENDS.load(prefix)
+    if not device.strip() or is_typo(device) or RESOLVER not in BACKENDS:
         raise UnknownNameError("device", device, device_names())
-    if not attached:
-        return _load(ELSEWHERE)
-    for path in FALLBACKS:
-        resolver: Callable[[str], type[Backend] | None] = _load(path)
-        found = resolver(device)
-        if found is not None:
-            return found
-    error: LatkitError = _load(UNRESOLVED)(device, device_names())
-    raise error
+    resolver: Resolver = BACKENDS.load(RESOLVER)
+    return resolver(device, attached, device_names())
 
 
 def device_names() -> list[str]:
@@ -101,5 +125,5 @@ def open_backend(device: str, **options: Any) -> Backend:
     return cls(**kwargs)
 
 
-__all__ = ["Backend", "ModelSpec", "Prepared", "DEVICES", "PREFIXES", "FALLBACKS", "UNRESOLVED",
-           "ELSEWHERE", "backend_class", "device_names", "is_typo", "open_backend"]
+__all__ = ["BACKENDS", "Backend", "DEVICES", "ModelSpec", "PREFIXES", "Prepared", "Resolver",
+           "backend_class", "device_names", "is_typo", "open_backend", "register_backend"]

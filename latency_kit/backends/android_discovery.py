@@ -341,3 +341,21 @@ def missing_phone_error(name: str, known: list[str]) -> DeviceError:
     """
     phones, note = attached_phones()
     return DeviceError(f"{no_phone_message(name, phones, note)}; built-in devices: {', '.join(known)}")
+
+
+def resolve_attached(device: str, attached: bool, known: list[str]) -> Any:
+    """The backends registry's ``*`` entry (:class:`latency_kit.backends.Resolver`): a name
+    that is no registered device's is an Android phone's model.
+
+    With ``attached``, the Android backend when a phone attached here matches
+    ``device`` (:func:`resolve_phone`), else :func:`missing_phone_error` is
+    raised; without, the Android backend unchecked (a Ray worker has the phone).
+    """
+    found = resolve_phone(device) if attached else None
+    if attached and found is None:
+        raise missing_phone_error(device, known)
+    if found is None:
+        from latency_kit.backends.android import AndroidBackend
+
+        found = AndroidBackend
+    return found
