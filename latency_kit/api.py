@@ -1,30 +1,28 @@
-"""Typed Python entry points behind the CLI commands of the core issue."""
+"""Typed Python entry points behind the CLI commands: the public facade.
+
+Nothing inside the package imports this module; it composes the layers below
+(backends, measure, profiles, spaces) into one call per command.
+"""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from latency_kit.backends import Backend, ModelSpec, open_backend
 from latency_kit.measure.calibration import DEFAULT_CALIBRATION, PROCESSES, Reopen, calibration_step
-from latency_kit.measure.engine import MeasureSettings, measure
+from latency_kit.measure.engine import MeasureSettings, measure_prepared
 from latency_kit.errors import LatkitError
 from latency_kit.paths import profiles_dir
+from latency_kit.profiles.names import default_profile_name
 from latency_kit.profiles.profile import Profile
 from latency_kit.measure.blocks import ProfileJob, Progress, profile_blocks
-from latency_kit.spaces import SearchSpace, get_space
+from latency_kit.spaces import SearchSpace, get_space, takes_resolution
 from latency_kit.stats import LatencyStats
 
-
-def default_profile_name(device: str, threads: int | None = None, batch: int = 1) -> str:
-    """The stored name of a profile built for ``device`` with these settings."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "_", device).strip("_") or "device"
-    if threads and threads != 1:
-        name += f"-{threads}t"
-    if batch != 1:
-        name += f"-b{batch}"
-    return name
+# Kept for callers from before ModelSpec.for_arch (measure/calibration.py, profiles/fewshot.py).
+arch_spec = ModelSpec.for_arch
 
 
 def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
@@ -43,11 +41,13 @@ def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
     ``calibration_processes`` fresh processes (0: in this one; see
     :mod:`latency_kit.measure.calibration`). Resumable: calling it again with the
     same ``out`` continues an interrupted run, calibration included. Returns
-    the loaded profile.
+    the loaded profile, stored under ``name`` (default: :func:`default_profile_name`
+    of the device, threads, batch and precision).
     """
-    options = {"resolutions": tuple(resolutions)} if space == "ofa-mbv3" else {}
+    options = {"resolutions": tuple(resolutions)} if takes_resolution(space) else {}
     space_obj = get_space(space, **options)
-    name = name or default_profile_name(device, backend_options.get("threads"), batch)
+    name = name or default_profile_name(device, backend_options.get("threads"), batch,
+                                        backend_options.get("precision"))
     out_path = Path(out) if out else profiles_dir() / name
     own = backend is None
     backend = backend or open_backend(device, batch=batch, **backend_options)
@@ -64,26 +64,52 @@ def build_profile(device: str = "cpu", space: str = "ofa-mbv3",
             backend.close()
 
 
+@dataclass(frozen=True)
+class ArchMeasurement:
+    """One whole network measured end to end.
+
+    ``arch`` is the network's string in its space; ``stats`` its latency
+    statistics (ms); ``info`` what the backend reports about this network
+    (:attr:`latency_kit.backends.base.Prepared.info`); ``fingerprint`` the
+    backend's, with the ``batch`` and the NCHW ``input_shape``.
+    """
+
+    arch: str
+    stats: LatencyStats
+    info: dict[str, Any]
+    fingerprint: dict[str, Any]
+
+    @property
+    def median_ms(self) -> float:
+        """The headline number: median milliseconds per inference."""
+        return self.stats.median_ms
+
+
 def measure_arch(device: str, space: SearchSpace, arch: Any, batch: int = 1,
-                 settings: MeasureSettings | None = None, **backend_options: Any) -> LatencyStats:
-    """Measure one whole network end to end on ``device``."""
-    spec = arch_spec(space, arch, batch)
+                 settings: MeasureSettings | None = None, resolution: int | None = None,
+                 **backend_options: Any) -> ArchMeasurement:
+    """Measure one whole network of ``space`` end to end on ``device``.
+
+    ``arch`` is an architecture of the space or its string, parsed with
+    ``resolution`` where the space takes one (:func:`parse_arch`; raises
+    ``ArchError``/``LatkitError`` before any device is opened).
+    """
+    if isinstance(arch, str):
+        arch = parse_arch(space, arch, resolution)
+    spec = ModelSpec.for_arch(space, arch, batch)
     with open_backend(device, batch=batch, **backend_options) as backend:
-        return measure(backend, spec, settings or MeasureSettings())
-
-
-def arch_spec(space: SearchSpace, arch: Any, batch: int = 1) -> ModelSpec:
-    """The :class:`ModelSpec` of a whole network of ``space``."""
-    options: dict[str, Any] = {}
-    if hasattr(space, "resolutions"):
-        options["resolutions"] = tuple(space.resolutions)
-    return ModelSpec(space.name, "arch", space.format(arch), space.input_shape(arch, batch),
-                     tuple(sorted(options.items())))
+        prepared = backend.prepare(spec)
+        try:
+            stats = measure_prepared(backend, prepared, settings or MeasureSettings())
+        finally:
+            backend.release(prepared)
+        fingerprint = {**backend.fingerprint(), "batch": batch, "input_shape": list(spec.input_shape)}
+    return ArchMeasurement(space.format(arch), stats, dict(prepared.info), fingerprint)
 
 
 def parse_arch(space: SearchSpace, text: str, resolution: int | None = None) -> Any:
     """Parse ``text`` in ``space``, passing ``resolution`` where the space takes one."""
-    if resolution is not None and hasattr(space, "resolutions"):
+    if resolution is not None and takes_resolution(space):
         return space.parse(text, resolution=resolution)
     if resolution is not None:
         raise LatkitError(f"space {space.name} has no resolution option")

@@ -29,6 +29,20 @@ class ModelSpec:
     input_shape: tuple[int, ...]
     space_options: tuple[tuple[str, Any], ...] = ()
 
+    @classmethod
+    def for_arch(cls, space: Any, arch: Any, batch: int = 1) -> "ModelSpec":
+        """The spec of a whole network ``arch`` of ``space`` (a
+        :class:`~latency_kit.spaces.SearchSpace`) at batch size ``batch``."""
+        return cls(space.name, "arch", space.format(arch), space.input_shape(arch, batch),
+                   _space_options(space))
+
+    @classmethod
+    def for_block(cls, space: Any, key: str, batch: int = 1) -> "ModelSpec":
+        """The spec of the block with LUT key ``key`` of ``space`` at batch size ``batch``;
+        ``KeyError`` when ``space`` has no such block."""
+        return cls(space.name, "block", key, space.block_input_shape(key, batch),
+                   _space_options(space))
+
     def build_module(self):
         """The ``torch.nn.Module`` this spec describes (eval mode)."""
         from latency_kit.spaces import get_space
@@ -37,6 +51,13 @@ class ModelSpec:
         if self.kind == "block":
             return space.build_block(self.key)
         return space.build(space.parse(self.key))
+
+
+def _space_options(space: Any) -> tuple[tuple[str, Any], ...]:
+    """The constructor options that rebuild ``space`` in another process."""
+    from latency_kit.spaces import takes_resolution
+
+    return (("resolutions", tuple(space.resolutions)),) if takes_resolution(space) else ()
 
 
 @dataclass

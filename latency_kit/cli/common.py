@@ -144,17 +144,8 @@ def resolution_option(multiple: bool = False):
 
 
 def space_options_for(space: str, resolutions: tuple[int, ...] | list[int] | None) -> dict[str, Any]:
-    """Constructor options of ``space`` from CLI flags.
+    """Constructor options of ``space`` from ``--resolution`` flags
+    (:func:`latency_kit.spaces.resolution_options`: an error for a space without one)."""
+    from latency_kit.spaces import resolution_options
 
-    ``--resolution`` goes to spaces that take a ``resolutions`` option (which
-    validate it); for any other space it is a user error, not silently dropped.
-    """
-    if not resolutions:
-        return {}
-    import inspect
-
-    from latency_kit.spaces import SPACES, get_space
-
-    if space in SPACES and "resolutions" not in inspect.signature(type(get_space(space))).parameters:
-        raise LatkitError(f"space {space} has no input-resolution option; drop --resolution")
-    return {"resolutions": tuple(int(r) for r in resolutions)}
+    return resolution_options(space, resolutions)

@@ -251,15 +251,16 @@ def build_profile_ray(device: str, address: str | None, space: str = "ofa-mbv3",
     interleaved on one device; it runs in that worker's process, so
     ``calibration_processes`` is accepted and ignored.
     """
-    from latency_kit.api import default_profile_name
     from latency_kit.measure.calibration import DEFAULT_CALIBRATION, calibration_step
     from latency_kit.paths import profiles_dir
-    from latency_kit.spaces import get_space
+    from latency_kit.profiles.names import default_profile_name
+    from latency_kit.spaces import get_space, takes_resolution
 
     connect(address)
-    options = {"resolutions": tuple(resolutions)} if space == "ofa-mbv3" else {}
+    options = {"resolutions": tuple(resolutions)} if takes_resolution(space) else {}
     space_obj = get_space(space, **options)
-    name = name or default_profile_name(device, backend_options.get("threads"), batch)
+    name = name or default_profile_name(device, backend_options.get("threads"), batch,
+                                        backend_options.get("precision"))
     out_path = Path(out) if out else profiles_dir() / name
     workers = start_workers(device, {**backend_options, "batch": batch}, slots)
     try:

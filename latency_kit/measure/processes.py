@@ -141,8 +141,7 @@ def measure_in_processes(device: str, options: dict[str, Any], space: str,
 
 def _child(request_path: str, out_path: str) -> None:
     """Child side: open the backend, measure, write ``{arch: stats}``."""
-    from latency_kit.api import arch_spec
-    from latency_kit.backends import open_backend
+    from latency_kit.backends import ModelSpec, open_backend
     from latency_kit.measure.engine import measure_interleaved
     from latency_kit.jsonio import write_json
     from latency_kit.spaces import get_space
@@ -156,7 +155,7 @@ def _child(request_path: str, out_path: str) -> None:
     with open_backend(request["device"], batch=request["batch"], **request["options"]) as backend:
         for start in range(0, len(archs), CHUNK):  # a chunk's sessions are open at once
             part = archs[start:start + CHUNK]
-            specs = [arch_spec(space, space.parse(a), request["batch"]) for a in part]
+            specs = [ModelSpec.for_arch(space, space.parse(a), request["batch"]) for a in part]
             last = request["rounds"] - 1
 
             def tick(r: int, i: int, start: int = start, part: list[str] = part) -> None:
