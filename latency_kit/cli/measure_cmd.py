@@ -29,27 +29,20 @@ def measure(device: str, space: str, arch: str, resolution: int | None, threads:
     (``info``: on a GPU, ``launch`` is ``cuda-graph`` or ``eager``) and the
     fingerprint of what was measured.
     """
-    from latency_kit.api import arch_spec, parse_arch
-    from latency_kit.backends import open_backend
-    from latency_kit.measure.engine import MeasureSettings, measure_prepared
+    from latency_kit.api import measure_arch
+    from latency_kit.measure.engine import MeasureSettings
     from latency_kit.spaces import get_space
 
     space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
-    parsed = parse_arch(space_obj, arch, resolution)
-    spec = arch_spec(space_obj, parsed, batch)
-    settings = MeasureSettings(repeats=repeats, warmup_ms=200, batch_ms=20)
-    with open_backend(device, batch=batch, threads=threads, cuda_graph=cuda_graph) as backend:
-        prepared = backend.prepare(spec)
-        try:
-            stats = measure_prepared(backend, prepared, settings)
-        finally:
-            backend.release(prepared)
-        fingerprint = {**backend.fingerprint(), "batch": batch, "input_shape": list(spec.input_shape)}
+    result = measure_arch(device, space_obj, arch, batch=batch, resolution=resolution,
+                          settings=MeasureSettings(repeats=repeats, warmup_ms=200, batch_ms=20),
+                          threads=threads, cuda_graph=cuda_graph)
+    stats = result.stats
     if as_json:
-        emit_json({"arch": space_obj.format(parsed), "device": device, "latency_ms": stats.median_ms,
-                   **stats.to_dict(), "info": _plain(prepared.info), "fingerprint": fingerprint})
+        emit_json({"arch": result.arch, "device": device, "latency_ms": stats.median_ms,
+                   **stats.to_dict(), "info": _plain(result.info), "fingerprint": result.fingerprint})
     else:
-        launch = f", {prepared.info['launch']} launches" if "launch" in prepared.info else ""
+        launch = f", {result.info['launch']} launches" if "launch" in result.info else ""
         click.echo(f"{stats.median_ms:.3f} ms (p10 {stats.p10_ms:.3f}, p90 {stats.p90_ms:.3f}, "
                    f"CV {stats.cv:.3f}, n={stats.count}{launch}"
                    f"{', FLAGGED noisy' if stats.flagged else ''})")

@@ -93,13 +93,11 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
     get_space(space, **space_options_for(space, resolution if given else ()))  # validate early
     cls = backend_class(device, attached=not ray_address)  # --ray: a worker has the phone
     if precision != "fp32":
-        from latency_kit.api import default_profile_name
         from latency_kit.backends.gpu_settings import check_precision
 
         if "precision" not in inspect.signature(cls.__init__).parameters:
             raise LatkitError(f"device {device!r} measures fp32 only; --precision is for GPU devices")
         check_precision(precision)
-        name = name or f"{default_profile_name(device, threads, batch)}-{precision}"
     if cuda_graph is not None and "cuda_graph" not in inspect.signature(cls.__init__).parameters:
         raise LatkitError(f"device {device!r} has no CUDA graphs; --cuda-graph/--no-cuda-graph "
                           "is for GPU devices (gpu, tensorrt, torch-cuda)")
@@ -114,6 +112,10 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
         if ray_address:
             raise LatkitError("--few-shot measures a few networks on one device; drop --ray")
         explicit = click.get_current_context().get_parameter_source("space") != ParameterSource.DEFAULT
+        from latency_kit.profiles.names import default_profile_name
+
+        if precision != "fp32":  # until profiles/fewshot.py names by precision itself
+            name = name or default_profile_name(device, threads, batch, precision)
         return profile_fewshot(device, space if explicit else None, few_shot, sources, name, out,
                                settings=getattr(cls, "measure_settings", None), threads=threads,
                                precision=precision, batch=batch, serial=serial,
