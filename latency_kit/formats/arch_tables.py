@@ -35,9 +35,7 @@ from latency_kit.errors import CorruptFileError, LatkitError
 from latency_kit.safe_pickle import safe_load
 from latency_kit.formats._common import number, read_json_file, read_text
 from latency_kit.formats.checks import clip, load_json, preview, quote, unique
-
-# NAS-Bench-201 operations in the order BRP-NAS/Eagle numbers them.
-NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
+from latency_kit.spaces.nb201 import EDGES, OPS as NB201_OPS, cell_string
 JSON_LINES = (".jsonl", ".ndjson", ".json")
 Row = tuple[Any, Any, str]  # (architecture as written, value as written, place in the file)
 
@@ -52,16 +50,16 @@ class ArchRows:
 
 
 def nb201_string(ops: Iterable[Any]) -> str:
-    """The NB201 cell string of six op ids (or names), edge order of the string."""
+    """The NB201 cell string of six op ids (numbered as :data:`latency_kit.spaces.nb201.OPS`)
+    or names, edge order of the string."""
     ops = tuple(ops)
     try:
         names = [o if isinstance(o, str) else NB201_OPS[int(o)] for o in ops]
     except (IndexError, TypeError, ValueError):
         names = []
-    if len(names) != 6 or any(n not in NB201_OPS for n in names):
+    if len(names) != len(EDGES) or any(n not in NB201_OPS for n in names):
         raise CorruptFileError(f"not a NAS-Bench-201 op vector: {quote(ops)}")
-    a = names
-    return f"|{a[0]}~0|+|{a[1]}~0|{a[2]}~1|+|{a[3]}~0|{a[4]}~1|{a[5]}~2|"
+    return cell_string(names)
 
 
 # -- arch,value tables ----------------------------------------------------------------

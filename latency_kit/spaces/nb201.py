@@ -45,6 +45,7 @@ from typing import Any, Sequence
 from latency_kit.errors import ArchError
 from latency_kit.spaces.base import Block, Decision, SearchSpace
 
+# The operations, in the order NAS-Bench-201's op ids (and BRP-NAS/Eagle's tables) number them.
 OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 MEASURED_OPS = ("nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # Edges in string order: (to node, from node).
@@ -113,11 +114,7 @@ class NASBench201(SearchSpace[NB201Arch]):
 
     # -- text and JSON -----------------------------------------------------------
     def format(self, arch: NB201Arch) -> str:
-        groups, pos = [], 0
-        for node in (1, 2, 3):
-            groups.append("|" + "|".join(f"{arch.ops[pos + j]}~{j}" for j in range(node)) + "|")
-            pos += node
-        return "+".join(groups)
+        return cell_string(arch.ops)
 
     def parse(self, text: str) -> NB201Arch:
         groups = str(text).strip().split("+")
@@ -196,6 +193,15 @@ class NASBench201(SearchSpace[NB201Arch]):
         self.validate(arch)
         torch.manual_seed(0)
         return NB201Network(arch.ops, self.classes).eval()
+
+
+def cell_string(ops: Sequence[str]) -> str:
+    """The benchmark's string of a cell: six op names in ``EDGES`` order, unchecked."""
+    groups, pos = [], 0
+    for node in (1, 2, 3):
+        groups.append("|" + "|".join(f"{ops[pos + j]}~{j}" for j in range(node)) + "|")
+        pos += node
+    return "+".join(groups)
 
 
 def is_degenerate(ops: Sequence[str]) -> bool:
