@@ -18,12 +18,14 @@ import numpy as np
 from latency_kit.errors import LatkitError
 from latency_kit.units import Budget, parse_budget
 
+from nas.sources.base import HeldArchitectures, positive_range
+
 FREQUENCIES = (1, 2, 3)  # Fourier features of the normalised log-budget
 
 
 def format_cost(value: float, unit: str) -> str:
-    """``12.3 ms`` or ``300M MAdds``."""
-    return str(Budget(float(value), "madds" if unit == "madds" else "ms"))
+    """``12.3 ms`` or ``300M MAdds`` for a cost in ``unit`` (``"ms"`` or ``"madds"``)."""
+    return str(Budget(float(value), unit))
 
 
 @dataclass
@@ -43,12 +45,18 @@ class FeasibleRange:
         return f"{format_cost(self.low, self.unit)} to {format_cost(self.high, self.unit)}"
 
     def check(self, budget: Budget | float | str) -> tuple[float, str | None]:
-        """The budget's value in this unit, and a note when it is above the range.
+        """The budget as a number in this range's unit, and a note when it is above the range.
 
-        Raises :class:`LatkitError` for a budget in the wrong unit or below the
-        smallest feasible cost, printing the feasible range.
+        The one place where a budget's unit meets the cost's: a number is
+        already in this unit (ms or MAdds), text is read by
+        :func:`latency_kit.units.parse_budget` (``20ms``, ``300M``), and a
+        :class:`Budget` must be in this unit. Raises :class:`LatkitError` for
+        a budget in the wrong unit or below the smallest feasible cost,
+        printing the feasible range.
         """
-        if not isinstance(budget, Budget):
+        if isinstance(budget, (int, float)):
+            budget = Budget(float(budget), self.unit)  # type: ignore[arg-type]  # "ms" or "madds"
+        elif not isinstance(budget, Budget):
             budget = parse_budget(budget)
         if budget.unit != self.unit:
             want = "a MAdds budget such as 300M" if self.unit == "madds" else "a time such as 20ms"
@@ -115,7 +123,8 @@ def estimate_range(space: Any, cost: Any, samples: int = 2000,
     Quantiles come from random architectures (or table entries).
     """
     rng = np.random.default_rng(seed)
-    if hasattr(cost, "archs"):  # a table: every architecture it holds
+    held = isinstance(cost, HeldArchitectures)
+    if held:  # a table: every architecture it holds
         archs = list(cost.archs())
         sample = rng.integers(len(archs), size=min(samples, len(archs)))
     else:
@@ -123,11 +132,11 @@ def estimate_range(space: Any, cost: Any, samples: int = 2000,
         sample = np.arange(len(archs))
         archs += corner_archs(space)
     values = np.asarray(cost.cost_many(archs), dtype=float)
-    usable = np.flatnonzero(values > 0)
-    if not usable.size:
+    known = cost.known_range() if held else positive_range(values)
+    if known is None:
         raise LatkitError("the cost source gives no positive costs for this space")
-    cheapest = int(usable[np.argmin(values[usable])])
-    low, high = float(values[cheapest]), float(values.max())
+    low, high = float(known[0]), float(known[1])
+    cheapest = int(np.flatnonzero(values == low)[0])
     quantiles = np.quantile(values[sample], np.linspace(0, 1, 101)).tolist()
     return FeasibleRange(low, high, cost.unit, [max(q, low) for q in quantiles]), archs[cheapest]
 

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import click
 
-from latency_kit.cli._common import console, emit_json, json_option
+from latency_kit.cli.common import console, emit_json, json_option
 
 
 @click.group()
@@ -41,87 +41,57 @@ def _source_options(func):
 
 @contextmanager
 def _stage_bars() -> Iterator[Any]:
-    """A rich progress display with one bar per training stage."""
+    """A rich progress display with one bar per training stage, shown from the
+    first update on (a stored model is loaded without one)."""
     from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                TimeElapsedColumn)
 
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console()) as bar:
-        tasks: dict[str, Any] = {}
+    bar = Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeElapsedColumn(), console=console())
+    tasks: dict[str, Any] = {}
 
-        def update(stage: str, done: int, total: int) -> None:
-            if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total)
-            bar.update(tasks[stage], completed=done, total=total)
+    def update(stage: str, done: int, total: int) -> None:
+        if not tasks:
+            bar.start()
+        if stage not in tasks:
+            tasks[stage] = bar.add_task(stage, total=total)
+        bar.update(tasks[stage], completed=done, total=total)
 
+    try:
         yield update
+    finally:
+        if tasks:
+            bar.stop()
 
 
-def _ensure_profile(device: str, space: str | None) -> None:
-    """Profile ``device`` first when it names a backend but no stored profile."""
+def _profile_device(device: str, space: str) -> None:
+    """Profile ``device`` (a measurable device with no stored profile), with a progress bar."""
     from latency_kit.api import build_profile
-    from latency_kit.backends import DEVICES, backend_class
-    from latency_kit.cli._common import progress_bar
-    from latency_kit.profiles.profile import find_profile
+    from latency_kit.backends import backend_class
+    from latency_kit.cli.common import progress_bar
 
-    if find_profile(device) is not None or device not in DEVICES:
-        return
     console().print(f"no stored profile {device!r}; profiling it now (once)")
     describe = getattr(backend_class(device), "describe_choice", None)
     if describe is not None:  # gpu: say whether TensorRT or torch-CUDA measures
         console().print(describe())
     with progress_bar(f"profiling {device}") as update:
-        build_profile(device, space=space or "ofa-mbv3", name=device, progress=update,
+        build_profile(device, space=space, name=device, progress=update,
                       calibration_progress=lambda done, total, arch: update(
                           done, total, arch, stage="calibration"))
 
 
-def _resolve(space: str | None, device: str | None, cost_spec: str | None,
-             accuracy_spec: str | None):
-    """The search space, cost source and accuracy source the flags name."""
-    from latency_kit.spaces import get_space
+def _load_or_fit(space: str | None, device: str | None, cost_spec: str | None,
+                 accuracy_spec: str | None, name: str | None, preset: str, seed: int,
+                 retrain: bool = False):
+    """The flags' model, stored or trained now: :func:`nas.api.load_or_fit` with the
+    CLI's displays (a profiling bar, training bars, notes on stderr)."""
+    from nas import api
 
-    from nas.accuracy import resolve_accuracy
-    from nas.costs import resolve_cost
-    from nas.pnag import check_objectives
-
-    if device is not None and cost_spec is None:
-        _ensure_profile(device, space)
-    space_obj = get_space(space) if space else None
-    if space_obj is None and device is None:
-        space_obj = get_space("ofa-mbv3")
-    cost = resolve_cost(cost_spec, device, space_obj)
-    _say_host_note(cost)
-    accuracy = resolve_accuracy(accuracy_spec, cost.space)
-    check_objectives(cost, accuracy)  # before any progress display; PNAG checks it again
-    return cost.space, cost, accuracy
-
-
-def _say_host_note(cost) -> None:
-    """One line on stderr when the cost's profile holds another host's ms."""
-    from latency_kit.measure.anchor import host_note
-
-    profile = getattr(cost, "profile", None)
-    note = host_note(profile) if profile is not None else None
-    if note:
-        click.echo(note, err=True)
-
-
-def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
-                   accuracy_spec: str | None, name: str | None, preset: str, seed: int,
-                   retrain: bool = False):
-    """Resolve the sources, then load the cached model or train (and store) one:
-    the policy is the API's (:func:`nas.pnag.settings_for`, :func:`nas.store.load_or_train`)."""
-    from nas import store
-    from nas.pnag import settings_for
-
-    space_obj, cost, accuracy = _resolve(space, device, cost_spec, accuracy_spec)
-    settings = settings_for(accuracy, preset, seed=seed)
-    stored = None if retrain else store.load_stored(space_obj, cost, accuracy, settings, name)
-    if stored is not None:  # no progress bars for a stored model
-        return (*stored, False)
     with _stage_bars() as update:
-        return store.load_or_train(space_obj, cost, accuracy, settings, name, True, update)
+        return api.load_or_fit(space, device, cost_spec, accuracy_spec, name=name,
+                               preset=preset, seed=seed, retrain=retrain, progress=update,
+                               profile=_profile_device,
+                               notify=lambda note: click.echo(note, err=True))
 
 
 @nas.command()
@@ -129,7 +99,7 @@ def _load_or_train(space: str | None, device: str | None, cost_spec: str | None,
 @json_option
 def train(space, device, cost_spec, accuracy_spec, name, preset, seed, as_json) -> None:
     """Train the evaluator and generator for a device (or cost source) and store them."""
-    model, path, _ = _load_or_train(space, device, cost_spec, accuracy_spec, name, preset, seed,
+    model, path, _ = _load_or_fit(space, device, cost_spec, accuracy_spec, name, preset, seed,
                                     retrain=True)
     report = model.report_
     summary = {
@@ -182,7 +152,7 @@ def generate(space, device, cost_spec, accuracy_spec, name, preset, seed, budget
     if export_format and not out_dir:
         raise LatkitError("--export needs -o DIR to write the networks into")
     parsed = [parse_budget(b) for b in budgets]
-    model, path, trained = _load_or_train(space, device, cost_spec, accuracy_spec, name,
+    model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
                                           preset, seed, retrain)
     results = [model.generate(b, count) for b in parsed]
     rows = [_result_json(model, r) for r in results]
@@ -211,7 +181,7 @@ def front(space, device, cost_spec, accuracy_spec, name, preset, seed, points, p
     """Show the Pareto front: the answers across the feasible range (trains first if needed)."""
     from nas.front import front_rows, plot_front, read_overlays
 
-    model, path, trained = _load_or_train(space, device, cost_spec, accuracy_spec, name,
+    model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
                                           preset, seed, retrain)
     extra = read_overlays(overlays, model)
     results = front_rows(model, points)
@@ -265,10 +235,9 @@ def _export(model, results, out_dir: Path, rows: list[dict[str, Any]], fmt: str)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     device = _file_part(model.cost.describe()["source"])
-    unit = "ms" if model.unit == "ms" else "madds"
     for result, row in zip(results, rows):
         for rank, pick in enumerate(result.picks):
-            stem = f"{device}_{model.space.name}_{result.budget:g}{unit}"
+            stem = f"{device}_{model.space.name}_{result.budget:g}{model.unit}"
             path = out_dir / (f"{stem}_{rank + 1}.{fmt}" if rank else f"{stem}.{fmt}")
             module, shape = model.space.build(pick.arch), model.space.input_shape(pick.arch)
             if fmt == "tflite":

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from nas.sources import one_torch_thread
+from nas.sources.base import one_torch_thread
 
 LOSSES = ("hinge", "logistic")
 

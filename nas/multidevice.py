@@ -52,7 +52,7 @@ from nas.budget import BudgetContext, FeasibleRange
 from nas.evaluator import Evaluator, ranking_loss
 from nas.generator import Generator, fit_generator
 from nas.pnag import INFEASIBLE_FLOOR, PNAG, Generation, Settings, cached_features
-from nas.sources import AccuracySource, CostSource
+from nas.sources.base import AccuracySource, CostSource, held_archs
 
 Progress = Callable[[str, int, int], None]
 
@@ -124,8 +124,8 @@ class MultiDevicePNAG:
         return cached_features(self.space, self._features, archs)
 
     def _pool(self) -> list[Any]:
-        held = [set(c.archs()) for c in self.costs.values() if hasattr(c, "archs")]
-        if len(held) == len(self.costs):
+        held = [held_archs(c) for c in self.costs.values()]
+        if all(h is not None for h in held):
             first = next(iter(self.costs.values())).archs()
             common = set.intersection(*held)
             return [a for a in first if a in common]
@@ -199,7 +199,7 @@ class MultiDevicePNAG:
         self.true_ranges_ = {name: _range(self.pool_ms_[:, k]) for k, name in enumerate(self.sources_)}
         tick("devices", 1, 1)
         # archive: M architectures with known accuracy
-        held = set(self.accuracy.archs()) if hasattr(self.accuracy, "archs") else None
+        held = held_archs(self.accuracy)
         candidates = [i for i, a in enumerate(pool) if held is None or a in held]
         if not candidates:
             raise LatkitError("the accuracy source holds none of the devices' architectures")

@@ -56,10 +56,11 @@ import torch
 from latency_kit.errors import LatkitError
 from latency_kit.units import Budget
 
-from nas.budget import BudgetContext, corner_archs, estimate_range, format_cost
-from nas.evaluator import fit_evaluator
+from nas.budget import BudgetContext, FeasibleRange, corner_archs, estimate_range, format_cost
+from nas.evaluator import Evaluator, EvaluatorFit, fit_evaluator
 from nas.generator import Generator, fit_generator
-from nas.sources import AccuracySource, CostSource, one_torch_thread
+from nas.sources.base import AccuracySource, CostSource, one_torch_thread
+from nas.sources.cache import QueryCounter
 from nas.surrogate import AccuracySurrogate
 
 Progress = Callable[[str, int, int], None]
@@ -202,7 +203,7 @@ def check_objectives(cost: CostSource, accuracy: AccuracySource) -> None:
     and the ``macs`` proxy as the accuracy. Raises ``LatkitError``."""
     if cost.unit == "madds" and getattr(accuracy, "name", None) == "macs" \
             and getattr(accuracy, "label", "") == "proxy_score":
-        from nas.proxies import proxy_names
+        from nas.sources.proxies import proxy_names
 
         others = ", ".join(f"proxy:{n}" for n in proxy_names() if n != "macs")
         raise LatkitError("--cost madds with the macs proxy makes accuracy and cost the same "
@@ -225,42 +226,6 @@ def pareto_front(points: Sequence[tuple[Any, float, float]]) -> list[tuple[Any, 
     return front
 
 
-class _Lookups:
-    """Caches of the two sources, counting distinct queries.
-
-    Table sources that do not hold an architecture give cost ``inf`` (never
-    fits) instead of an error, so a partial table works as a cost model.
-    """
-
-    def __init__(self, space: Any, cost: CostSource, accuracy: AccuracySource):
-        self.space, self.cost, self.accuracy = space, cost, accuracy
-        self.costs: dict[Any, float] = {}
-        self.values: dict[Any, float] = {}
-        self._cost_held = set(cost.archs()) if hasattr(cost, "archs") else None
-        self._acc_held = set(accuracy.archs()) if hasattr(accuracy, "archs") else None
-
-    def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
-        new = [a for a in dict.fromkeys(archs) if a not in self.costs]
-        if self._cost_held is not None:
-            for a in [a for a in new if a not in self._cost_held]:
-                self.costs[a] = float("inf")
-            new = [a for a in new if a in self._cost_held]
-        if new:
-            for a, c in zip(new, np.asarray(self.cost.cost_many(new), dtype=float)):
-                self.costs[a] = float(c)
-        return np.array([self.costs[a] for a in archs], dtype=float)
-
-    def known_accuracy(self, arch: Any) -> bool:
-        return self._acc_held is None or arch in self._acc_held
-
-    def value_many(self, archs: Sequence[Any]) -> np.ndarray:
-        new = [a for a in dict.fromkeys(archs) if a not in self.values]
-        if new:
-            for a, v in zip(new, np.asarray(self.accuracy.score_many(new), dtype=float)):
-                self.values[a] = float(v)
-        return np.array([self.values[a] for a in archs], dtype=float)
-
-
 class PNAG:
     """A budget-conditioned generator plus Pareto evaluator for one cost source.
 
@@ -274,9 +239,61 @@ class PNAG:
         self.space, self.cost, self.accuracy = space, cost, accuracy
         self.settings = settings or settings_for(accuracy)
         self.extra_context = [float(x) for x in extra_context]
-        self.lookups = _Lookups(space, cost, accuracy)
+        self.lookups = QueryCounter(accuracy, cost)
         self._features: dict[Any, np.ndarray] = {}
         self._decoded: dict[tuple[int, ...], Any] = {}
+
+    # -- a stored model ----------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """The fitted model as JSON-able fields (``nas.store`` writes them to
+        ``meta.json``); the two networks' weights are ``evaluator_`` and
+        ``generator_``'s state dicts."""
+        space = self.space
+        return {
+            "space": space.name,
+            "space_repr": repr(space),
+            "cost": self.cost.identity(),
+            "unit": self.unit,
+            "accuracy": self.accuracy.identity(),
+            "label": self.label,
+            "settings": asdict(self.settings),
+            "extra_context": self.extra_context,
+            "feasible": self.feasible_.to_json(),
+            "evaluator": self.evaluator_.config,
+            "generator": self.generator_.config,
+            "evaluator_fit": asdict(self.eval_fit_),
+            "report": asdict(self.report_),
+            "fallback": space.format(self.fallback_),
+            "archive": [[space.format(a), v, c] for a, v, c in self.archive_],
+            "front": [[space.format(a), v, c] for a, v, c in self.front_],
+        }
+
+    @classmethod
+    def from_state(cls, space: Any, cost: CostSource, accuracy: AccuracySource,
+                   state: dict[str, Any], evaluator_weights: dict[str, Any],
+                   generator_weights: dict[str, Any]) -> "PNAG":
+        """A fitted model from :meth:`to_state`'s fields and the networks' state
+        dicts, for these sources (the caller checked that they match). The
+        front is recomputed from the archive; every archived architecture's
+        value and cost are known without a query."""
+        model = cls(space, cost, accuracy, Settings(**state["settings"]),
+                    state.get("extra_context", []))
+        model.feasible_ = FeasibleRange.from_json(state["feasible"])
+        model.context_ = BudgetContext(model.feasible_, model.extra_context)
+        model.evaluator_ = Evaluator(**state["evaluator"])
+        model.evaluator_.load_state_dict(evaluator_weights)
+        model.evaluator_.eval()
+        model.generator_ = Generator(**state["generator"])
+        model.generator_.load_state_dict(generator_weights)
+        model.generator_.eval()
+        model.eval_fit_ = EvaluatorFit(**state["evaluator_fit"])
+        model.report_ = FitReport(**state["report"])
+        model.fallback_ = space.parse(state["fallback"])
+        model.archive_ = [(space.parse(a), float(v), float(c)) for a, v, c in state["archive"]]
+        for arch, value, cost_value in model.archive_:
+            model.lookups.remember(arch, value, cost_value)
+        model.front_ = pareto_front(model.archive_)
+        return model
 
     # -- helpers ---------------------------------------------------------------
     @property
@@ -310,8 +327,8 @@ class PNAG:
     # -- training --------------------------------------------------------------
     def _draw_archive(self, rng: np.random.Generator, m: int) -> list[Any]:
         pool = None
-        held = self.lookups._cost_held
-        if hasattr(self.accuracy, "archs"):
+        held = self.lookups.cost_held
+        if self.lookups.accuracy_held is not None:
             pool = [a for a in self.accuracy.archs() if held is None or a in held]
         elif held is not None:  # a partial cost table: only its architectures have a cost
             pool = list(self.cost.archs())
@@ -377,7 +394,7 @@ class PNAG:
         t4 = time.perf_counter()
         self._sweep_front(rng, tick)
         t5 = time.perf_counter()
-        report.accuracy_queries = len(self.lookups.values)
+        report.accuracy_queries = len(self.lookups.scores)
         report.cost_queries = len(self.lookups.costs)
         report.seconds = {"range": t1 - t0, "archive": t2 - t1, "evaluator": t3 - t2,
                           "generator": t4 - t3, "front": t5 - t4, "total": t5 - t0}
@@ -391,7 +408,7 @@ class PNAG:
         chunk = max(1, total // 20)
         for start in range(0, len(archs), chunk):
             part = archs[start:start + chunk]
-            values = self.lookups.value_many(part)
+            values = self.lookups.score_many(part)
             costs = self.lookups.cost_many(part)
             self.archive_ += list(zip(part, values.tolist(), costs.tolist()))
             tick("accuracy queries", len(self.archive_), total)
@@ -429,7 +446,7 @@ class PNAG:
         s = self.settings
         n_budgets = max(1, min(s.round_budgets, count))
         quantiles = self.feasible_.quantiles or [self.feasible_.low, self.feasible_.high]
-        top, top_cost = self._top_arch() if self.lookups._cost_held is None else (None, 0.0)
+        top, top_cost = self._top_arch() if self.lookups.cost_held is None else (None, 0.0)
         n_upper = int(round(UPPER_SHARE * n_budgets)) if top_cost > UPPER_GAP * quantiles[-1] else 0
         n_lower = n_budgets - n_upper
         grid = (np.arange(n_lower) + rng.random(n_lower)) / n_lower
@@ -524,7 +541,7 @@ class PNAG:
             return
         known = {a for a, _, _ in self.archive_}
         ends = [self.fallback_]
-        if self.lookups._cost_held is None:
+        if self.lookups.cost_held is None:
             top, _ = self._top_arch()
             ends += [top] if top is not None else []
         self._query([a for a in dict.fromkeys(ends)
@@ -628,7 +645,7 @@ class PNAG:
         if not hasattr(self, "front_"):
             raise RuntimeError("PNAG.generate needs a fitted or loaded model")
         start = time.perf_counter()
-        value, note = self._check(budget)
+        value, note = self.feasible_.check(budget)
         fits = [x for x in self.archive_ if x[2] <= value and np.isfinite(x[1])]
         if not fits:
             raise LatkitError(
@@ -642,11 +659,6 @@ class PNAG:
                  for (a, v, c), r in zip(chosen, scores)]
         return Generation(value, self.unit, picks, note, 0, len(fits), 0,
                           time.perf_counter() - start)
-
-    def _check(self, budget: Budget | float | str) -> tuple[float, str | None]:
-        if isinstance(budget, (int, float)):
-            budget = Budget(float(budget), "madds" if self.unit == "madds" else "ms")
-        return self.feasible_.check(budget)
 
     def search(self, budget: Budget | float | str, n: int = 1, *, candidates: int | None = None,
                rerank: int | None = None, archive: bool | None = None,
@@ -674,8 +686,8 @@ class PNAG:
         candidates = s.candidates if candidates is None else candidates
         rerank = s.rerank if rerank is None else rerank
         archive = s.archive if archive is None else archive
-        value, note = self._check(budget)
-        queries_before = len(self.lookups.values)
+        value, note = self.feasible_.check(budget)
+        queries_before = len(self.lookups.scores)
         rng = torch.Generator().manual_seed(seed)
         pool: dict[Any, float] = {}
         for attempt in range(3):  # hotter each time nothing sampled fits
@@ -705,7 +717,7 @@ class PNAG:
         fresh = [ranked[i] for i in order if ranked[i] not in known
                  and self.lookups.known_accuracy(ranked[i])]
         queried = fresh[:max(rerank, n)]
-        for arch, v in zip(queried, self.lookups.value_many(queried)):
+        for arch, v in zip(queried, self.lookups.score_many(queried)):
             known[arch] = float(v)
         if rerank > 0 or archive:
             chosen = sorted(known, key=lambda a: (-known[a], -score_of[a]))[:n]
@@ -716,7 +728,7 @@ class PNAG:
         picks = [Pick(a, float(pool[a]), known.get(a, float("nan")), score_of[a],
                       "generator" if a in queried else "archive") for a in chosen]
         return Generation(value, self.unit, picks, note, n_sampled, len(pool),
-                          len(self.lookups.values) - queries_before, time.perf_counter() - start)
+                          len(self.lookups.scores) - queries_before, time.perf_counter() - start)
 
     def describe_budget(self, value: float) -> str:
         return format_cost(value, self.unit)

@@ -23,7 +23,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -33,10 +32,7 @@ from latency_kit.errors import CorruptFileError
 from latency_kit.jsonio import read_json, write_json
 from latency_kit.paths import home, profiles_dir
 
-from nas.budget import BudgetContext, FeasibleRange
-from nas.evaluator import Evaluator, EvaluatorFit
-from nas.generator import Generator
-from nas.pnag import ALGORITHM, PNAG, FitReport, Settings, pareto_front
+from nas.pnag import ALGORITHM, PNAG, Settings
 
 SCHEMA, VERSION = "latkit.nas", 1
 META, EVALUATOR, GENERATOR = "meta.json", "evaluator.pt", "generator.pt"
@@ -110,28 +106,12 @@ def save(model: PNAG, path: str | Path, key: str) -> Path:
     """Write ``model`` (fitted) to the directory ``path``."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
-    space = model.space
     meta = {
         "schema": SCHEMA,
         "version": VERSION,
         "key": key,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "space": space.name,
-        "space_repr": repr(space),
-        "cost": model.cost.identity(),
-        "unit": model.unit,
-        "accuracy": model.accuracy.identity(),
-        "label": model.label,
-        "settings": asdict(model.settings),
-        "extra_context": model.extra_context,
-        "feasible": model.feasible_.to_json(),
-        "evaluator": model.evaluator_.config,
-        "generator": model.generator_.config,
-        "evaluator_fit": asdict(model.eval_fit_),
-        "report": asdict(model.report_),
-        "fallback": space.format(model.fallback_),
-        "archive": [[space.format(a), v, c] for a, v, c in model.archive_],
-        "front": [[space.format(a), v, c] for a, v, c in model.front_],
+        **model.to_state(),
     }
     torch.save(model.evaluator_.state_dict(), path / EVALUATOR)
     torch.save(model.generator_.state_dict(), path / GENERATOR)
@@ -140,33 +120,19 @@ def save(model: PNAG, path: str | Path, key: str) -> Path:
 
 
 def load(path: str | Path, space: Any, cost: Any, accuracy: Any) -> PNAG:
-    """Load a stored model for these sources (the caller checked the key)."""
+    """Load a stored model for these sources (the caller checked the key).
+
+    Raises :class:`CorruptFileError` for a directory that holds no model of
+    this schema and version, or unreadable weights.
+    """
     path = Path(path)
     meta = read_json(path / META, "nas model metadata")
     if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
         raise CorruptFileError(f"{path / META} is not a latkit nas model")
     if meta.get("version") != VERSION:
         raise CorruptFileError(f"{path} has nas model version {meta.get('version')}; expected {VERSION}")
-    settings = Settings(**meta["settings"])
-    model = PNAG(space, cost, accuracy, settings, meta.get("extra_context", []))
-    model.feasible_ = FeasibleRange.from_json(meta["feasible"])
-    model.context_ = BudgetContext(model.feasible_, model.extra_context)
-    model.evaluator_ = Evaluator(**meta["evaluator"])
-    model.evaluator_.load_state_dict(_weights(path / EVALUATOR))
-    model.evaluator_.eval()
-    model.generator_ = Generator(**meta["generator"])
-    model.generator_.load_state_dict(_weights(path / GENERATOR))
-    model.generator_.eval()
-    model.eval_fit_ = EvaluatorFit(**meta["evaluator_fit"])
-    model.report_ = FitReport(**meta["report"])
-    model.fallback_ = space.parse(meta["fallback"])
-    model.archive_ = [(space.parse(a), float(v), float(c)) for a, v, c in meta["archive"]]
-    for arch, value, cost_value in model.archive_:
-        model.lookups.values[arch] = value
-        model.lookups.costs[arch] = cost_value
-    model.front_ = pareto_front(model.archive_)
-    model.path_ = path
-    return model
+    return PNAG.from_state(space, cost, accuracy, meta, _weights(path / EVALUATOR),
+                           _weights(path / GENERATOR))
 
 
 def _weights(path: Path) -> dict[str, Any]:
@@ -174,26 +140,3 @@ def _weights(path: Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError) as exc:
         raise CorruptFileError(f"cannot read {path}: {exc}; delete the model directory to retrain") from None
-
-
-def load_stored(space: Any, cost: Any, accuracy: Any, settings: Settings,
-                name: str | None = None) -> tuple[PNAG, Path] | None:
-    """The stored model for these sources and settings and its directory, or ``None``."""
-    found = find(cache_key(space, cost, accuracy, settings), cost, name)
-    return None if found is None else (load(found, space, cost, accuracy), found)
-
-
-def load_or_train(space: Any, cost: Any, accuracy: Any, settings: Settings,
-                  name: str | None = None, retrain: bool = False,
-                  progress: Any = None) -> tuple[PNAG, Path, bool]:
-    """The stored model for these sources and settings, else a new one trained and saved.
-
-    Returns ``(model, directory, trained)``. ``retrain`` trains even when a
-    stored model matches. Where models live: :func:`default_dir`, :func:`find`.
-    """
-    stored = None if retrain else load_stored(space, cost, accuracy, settings, name)
-    if stored is not None:
-        return (*stored, False)
-    key = cache_key(space, cost, accuracy, settings)
-    model = PNAG(space, cost, accuracy, settings).fit(progress)
-    return model, save(model, default_dir(key, cost, name), key), True

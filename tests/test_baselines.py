@@ -14,9 +14,9 @@ import pytest
 from latency_kit.errors import UnknownNameError
 from latency_kit.spaces import get_space
 from latency_kit.spaces.nb201 import OPS, NB201Arch
-from nas.accuracy import TableAccuracy
+from nas.sources.accuracy import TableAccuracy
 from nas.baselines import BASELINES, QueryCounter, get_baseline
-from nas.costs import TableCost
+from nas.sources.costs import TableCost
 from nas.sources import AccuracySource, CostSource
 
 OP_COST = {"none": 0.0, "skip_connect": 0.1, "nor_conv_1x1": 1.0, "nor_conv_3x3": 3.0, "avg_pool_3x3": 0.5}

@@ -22,8 +22,8 @@ from click.testing import CliRunner
 
 from latency_kit.errors import LatkitError
 from latency_kit.spaces import get_space
-from nas.accuracy import ProxyAccuracy, TableAccuracy
-from nas.costs import TableCost
+from nas.sources.accuracy import ProxyAccuracy, TableAccuracy
+from nas.sources.costs import TableCost
 from nas.pnag import EXPENSIVE, PNAG, PRESETS, pareto_front, settings_for
 
 from tests.test_nas_pnag import synthetic
@@ -125,8 +125,8 @@ def test_monotone_across_two_processes_asking_in_opposite_orders(tables, latkit_
 def test_shipped_profiles_answer_monotone_and_use_the_top_of_the_range():
     from latency_kit.paths import shipped_profiles_dir
     from nas import store
-    from nas.accuracy import resolve_accuracy
-    from nas.costs import resolve_cost
+    from nas.sources.accuracy import resolve_accuracy
+    from nas.sources.costs import resolve_cost
 
     shipped = sorted(p.name for p in shipped_profiles_dir().iterdir() if (p / "nas").is_dir())
     assert shipped
@@ -230,8 +230,8 @@ def test_overlay_reads_ofa_net_configs(refdata, tmp_path):
     w1.2 nets become points at their LUT latency; the w1.0 ones are skipped."""
     from latency_kit.formats import import_tables
     from latency_kit.spaces import get_space
-    from nas.accuracy import resolve_accuracy
-    from nas.costs import ProfileCost
+    from nas.sources.accuracy import resolve_accuracy
+    from nas.sources.costs import ProfileCost
     from nas.front import read_overlays
 
     luts = sorted((refdata / "ofa" / "note10_lut").glob("*_lookup_table.yaml"))

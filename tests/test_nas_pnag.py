@@ -17,9 +17,9 @@ from click.testing import CliRunner
 
 from latency_kit.errors import LatkitError
 from latency_kit.spaces import get_space
-from nas.accuracy import TableAccuracy
+from nas.sources.accuracy import TableAccuracy
 from nas.budget import BudgetContext, FeasibleRange
-from nas.costs import MAddsCost, TableCost
+from nas.sources.costs import MAddsCost, TableCost
 from nas.evaluator import dominance, fit_evaluator, kendall_tau, ranking_loss
 from nas.pnag import PNAG, settings_from
 
@@ -163,7 +163,7 @@ def test_active_rounds_spend_the_same_queries_closer_to_the_front(nb201):
 
 def test_active_rounds_reach_networks_larger_than_any_random_one():
     """ofa-mbv3: random draws stop far below the largest network; the rounds go above them."""
-    from nas.accuracy import resolve_accuracy
+    from nas.sources.accuracy import resolve_accuracy
 
     space = get_space("ofa-mbv3", resolutions=(224,))
     cost, acc = MAddsCost(space), resolve_accuracy("proxy:params", space)  # bigger is better
@@ -300,8 +300,8 @@ def test_shipped_profiles_carry_a_generator_for_the_default_command():
     not retrain: its stored key must match what this code computes."""
     from latency_kit.paths import shipped_profiles_dir
     from nas import store
-    from nas.accuracy import resolve_accuracy
-    from nas.costs import resolve_cost
+    from nas.sources.accuracy import resolve_accuracy
+    from nas.sources.costs import resolve_cost
     from nas.pnag import settings_for
 
     shipped = [p for p in shipped_profiles_dir().iterdir() if (p / "nas").is_dir()]

@@ -8,8 +8,8 @@ import pytest
 
 from latency_kit.errors import UnknownNameError
 from latency_kit.spaces import get_space
-from nas.accuracy import ProxyAccuracy, resolve_accuracy
-from nas.proxies import DEFAULT_PROXY, PROXIES, get_proxy, proxy_names
+from nas.sources.accuracy import ProxyAccuracy, resolve_accuracy
+from nas.sources.proxies import DEFAULT_PROXY, PROXIES, get_proxy, proxy_names
 
 NETWORK_PROXIES = ["synflow", "grad_norm", "naswot", "jacob_cov"]
 CONV3 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_3x3~0|nor_conv_3x3~1|nor_conv_3x3~2|"

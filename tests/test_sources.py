@@ -9,9 +9,9 @@ import pytest
 
 from latency_kit.errors import LatkitError
 from latency_kit.spaces import get_space
-from nas.accuracy import (CallableAccuracy, OFAPredictorAccuracy, ProxyAccuracy, TableAccuracy,
+from nas.sources.accuracy import (CallableAccuracy, OFAPredictorAccuracy, ProxyAccuracy, TableAccuracy,
                           ofa_predictor_features, resolve_accuracy)
-from nas.costs import MAddsCost, ProfileCost, TableCost, resolve_cost
+from nas.sources.costs import MAddsCost, ProfileCost, TableCost, resolve_cost
 
 
 @pytest.fixture(scope="module")
@@ -229,7 +229,7 @@ class _FakeEntryPoint:
 
 
 def test_entry_point_callable_and_class(monkeypatch, ofa, archs) -> None:
-    from nas import accuracy
+    from nas.sources import accuracy
     from nas.sources import AccuracySource
 
     class Constant(AccuracySource):

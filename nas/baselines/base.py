@@ -1,4 +1,4 @@
-"""The baseline interface and the query accounting shared by every baseline.
+"""The baseline interface and its query rules (counted by :class:`nas.sources.cache.QueryCounter`).
 
 **Equal queries.** A *query* is one distinct architecture evaluated by a
 source. A search gets ``queries`` as its total allowance over all budgets:
@@ -31,7 +31,8 @@ import numpy as np
 
 from latency_kit.spaces import SearchSpace
 
-from nas.sources import AccuracySource, CostSource
+from nas.sources.base import AccuracySource, CostSource
+from nas.sources.cache import QueryCounter
 
 
 @dataclass(frozen=True)
@@ -47,104 +48,6 @@ class SearchResult:
     cost_queries: int
     accuracy_queries: int
     seconds: float  # wall time of the whole search (all budgets)
-
-
-class QueryCounter:
-    """Caches both sources and counts distinct architectures against a limit.
-
-    Architectures a table source does not hold get cost ``inf`` (never fit)
-    or score ``-inf`` without using a query, so a partial table still works.
-    """
-
-    def __init__(self, accuracy: AccuracySource, cost: CostSource, limit: int,
-                 free_cost: bool = False):
-        if limit < 1:
-            raise ValueError(f"query limit must be at least 1, got {limit}")
-        self.accuracy, self.cost_source, self.limit = accuracy, cost, int(limit)
-        self.free_cost = free_cost
-        self.costs: dict[Any, float] = {}
-        self.scores: dict[Any, float] = {}
-        self.touched: set[Any] = set()
-        self._cost_held = _held(cost)
-        self._acc_held = _held(accuracy)
-
-    @property
-    def remaining(self) -> int:
-        return self.limit - len(self.touched)
-
-    def affordable(self, archs: Sequence[Any], stop_at: int | None = None) -> list[Any]:
-        """The prefix of ``archs`` (deduplicated) that evaluating keeps within the
-        limit, or within ``stop_at`` distinct architectures in all when given."""
-        room = self.remaining if stop_at is None else min(self.remaining, stop_at - len(self.touched))
-        out, new = [], 0
-        for arch in dict.fromkeys(archs):
-            if arch not in self.touched:
-                if new >= room:
-                    break
-                new += 1
-            out.append(arch)
-        return out
-
-    def costable(self, archs: Sequence[Any], stop_at: int | None = None) -> list[Any]:
-        """The architectures of ``archs`` that may be costed: all of them when
-        cost lookups are free, else :meth:`affordable`."""
-        return list(dict.fromkeys(archs)) if self.free_cost else self.affordable(archs, stop_at)
-
-    @property
-    def seen(self) -> set[Any]:
-        """Every architecture costed or scored so far."""
-        return self.touched | self.costs.keys()
-
-    def _spend(self, archs: list[Any]) -> None:
-        new = {a for a in archs if a not in self.touched}
-        if len(new) > self.remaining:
-            raise RuntimeError(f"query limit {self.limit} exceeded: a baseline bug")
-        self.touched |= new
-
-    def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
-        todo = [a for a in dict.fromkeys(archs) if a not in self.costs]
-        for arch in [a for a in todo if self._cost_held is not None and a not in self._cost_held]:
-            self.costs[arch] = math.inf
-        todo = [a for a in todo if a not in self.costs]
-        if todo:
-            if not self.free_cost:
-                self._spend(todo)
-            for arch, value in zip(todo, np.asarray(self.cost_source.cost_many(todo), dtype=float)):
-                self.costs[arch] = float(value)
-        return np.array([self.costs[a] for a in archs], dtype=float)
-
-    def score_many(self, archs: Sequence[Any]) -> np.ndarray:
-        todo = [a for a in dict.fromkeys(archs) if a not in self.scores]
-        for arch in [a for a in todo if self._acc_held is not None and a not in self._acc_held]:
-            self.scores[arch] = -math.inf
-        todo = [a for a in todo if a not in self.scores]
-        if todo:
-            self._spend(todo)
-            for arch, value in zip(todo, np.asarray(self.accuracy.score_many(todo), dtype=float)):
-                self.scores[arch] = float(value)
-        return np.array([self.scores[a] for a in archs], dtype=float)
-
-    def best_under(self, budget: float) -> tuple[Any, float, float] | None:
-        """The best-scoring evaluated architecture with cost <= ``budget``."""
-        best = None
-        for arch, score in self.scores.items():
-            cost = self.costs.get(arch, math.inf)
-            if cost <= budget and score > -math.inf and (best is None or score > best[1]):
-                best = (arch, score, cost)
-        return best
-
-    @property
-    def cost_queries(self) -> int:
-        return sum(1 for v in self.costs.values() if v != math.inf or self._cost_held is None)
-
-    @property
-    def accuracy_queries(self) -> int:
-        return sum(1 for v in self.scores.values() if v != -math.inf or self._acc_held is None)
-
-
-def _held(source: Any) -> set[Any] | None:
-    archs = getattr(source, "archs", None)
-    return set(archs()) if callable(archs) else None
 
 
 class Baseline(ABC):

@@ -40,7 +40,7 @@ from typing import Any, ClassVar
 from latency_kit.errors import UnknownNameError
 from latency_kit.spaces import SearchSpace
 
-from nas.sources import one_torch_thread
+from nas.sources.base import one_torch_thread
 
 DEFAULT_PROXY = "macs"  # measured best, see the module docstring
 _VERSION = 1

@@ -8,6 +8,10 @@ Both are small base classes resolved from a spec string on the CLI:
 
 A source scores a batch of architectures of one space. Higher accuracy is
 better; cost is in the source's ``unit`` (``"ms"`` or ``"madds"``).
+
+A source that holds a fixed set of architectures (a table) also derives from
+:class:`HeldArchitectures`: searches then draw from :meth:`~HeldArchitectures.archs`
+only, and its cost range is :meth:`~HeldArchitectures.known_range`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import hashlib
 from abc import ABC, abstractmethod
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ClassVar, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -86,6 +90,40 @@ class CostSource(ABC):
         return {"source": type(self).__name__, "unit": self.unit}
 
 
+class HeldArchitectures(ABC):
+    """The "held architectures" protocol: a source that answers for a fixed set
+    of architectures only (a table), not for the whole space.
+
+    Derive a source from it (next to :class:`AccuracySource` or
+    :class:`CostSource`) when it cannot answer for every architecture. PNAG,
+    the baselines and the multi-device generator then draw architectures from
+    :meth:`archs`, give the others cost ``inf`` (never fits) or no accuracy,
+    and take the cost range of the table from :meth:`known_range`.
+    """
+
+    @abstractmethod
+    def archs(self) -> list[Any]:
+        """Every architecture the source holds, in its own (file) order."""
+
+    @abstractmethod
+    def known_range(self) -> tuple[float, float] | None:
+        """``(smallest positive, largest)`` value held (for a cost source, in its
+        ``unit``), or ``None`` when no value is positive."""
+
+
+def held_archs(source: Any) -> set[Any] | None:
+    """The architectures ``source`` holds (:class:`HeldArchitectures`), or ``None``
+    when it answers for the whole space."""
+    return set(source.archs()) if isinstance(source, HeldArchitectures) else None
+
+
+def positive_range(values: Iterable[float]) -> tuple[float, float] | None:
+    """``(smallest positive, largest)`` of ``values``, or ``None`` when none is positive."""
+    array = np.asarray(list(values), dtype=float)
+    positive = array[array > 0]
+    return (float(positive.min()), float(array.max())) if positive.size else None
+
+
 # -- shared helpers of the concrete sources ---------------------------------------
 
 @contextmanager
@@ -153,7 +191,7 @@ def _finite(value: Any, where: str) -> float:
     return number
 
 
-class ArchTableMixin:
+class ArchTableMixin(HeldArchitectures):
     """Per-architecture values for the table sources (``table:PATH`` or a mapping).
 
     ``values`` maps architectures to floats; ``origin`` is the resolved file
@@ -195,6 +233,9 @@ class ArchTableMixin:
     def archs(self) -> list[Any]:
         """Every architecture the table holds (in file order)."""
         return list(self.values)
+
+    def known_range(self) -> tuple[float, float] | None:
+        return positive_range(self.values.values())
 
     def table_identity(self, kind: str) -> str:
         return f"{kind}:{self.origin}#{self.digest}"
