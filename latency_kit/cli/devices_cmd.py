@@ -35,23 +35,19 @@ def device_report() -> dict:
 
 def _profile_row(name: str, path: Path) -> dict[str, Any]:
     from latency_kit.errors import LatkitError
-    from latency_kit.jsonio import read_json
-    from latency_kit.profiles.profile import JOURNAL_FILE, META_FILE, SCHEMA
+    from latency_kit.profiles.profile import JOURNAL_FILE, ProfileMeta
 
     try:
-        meta = read_json(path / META_FILE, "profile metadata")
+        meta = ProfileMeta.read(path, any_version=True)
     except LatkitError as exc:
         return {"name": name, "path": str(path), "status": "unreadable", "error": str(exc)}
-    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
-        return {"name": name, "path": str(path), "status": "unreadable",
-                "error": f"{path / META_FILE} is not a latkit profile"}
     fp = meta.get("fingerprint") if isinstance(meta.get("fingerprint"), dict) else {}
     status = str(meta.get("status", "unknown"))
     return {
         "name": name, "path": str(path), "space": meta.get("space"),
         "device": meta.get("device"), "runtime": fp.get("runtime", meta.get("backend")),
         "hardware": fp.get("gpu_name") or fp.get("model") or fp.get("cpu_model"),
-        "status": status, "kind": meta.get("kind", "lut"),
+        "status": status, "kind": meta.kind,
         "journaled": _count_lines(path / JOURNAL_FILE),
         "space_options": meta.get("space_options", {}),
     }

@@ -40,7 +40,7 @@ from latency_kit.errors import CorruptFileError, LatkitError, UnknownNameError
 from latency_kit.jsonio import read_json, write_json
 from latency_kit.lut import LatencyTable
 from latency_kit.paths import profiles_dir
-from latency_kit.profiles.profile import LUT_FILE, META_FILE, SCHEMA, VERSION, Profile, load_profile
+from latency_kit.profiles.profile import LUT_FILE, META_FILE, Profile, ProfileMeta, load_profile
 from latency_kit.formats import arch_tables, block_tables, yaml_lut
 from latency_kit.formats._common import source_record
 from latency_kit.formats.checks import check_plausible, unit_scale
@@ -132,10 +132,8 @@ def _import_blocks(fmt: str, paths: list[Path], name: str, space: str | None, un
     table.save(dest / LUT_FILE)
     if source is not None:
         write_json(dest / SOURCE_FILE, source)
-    write_json(dest / META_FILE, {
-        "schema": SCHEMA, "version": VERSION, "kind": "lut", "name": name, "space": table.space,
-        "space_options": options, "device": name, "backend": "imported",
-        "fingerprint": fingerprint, "settings": {}, "status": "complete"})
+    ProfileMeta.new(name, table.space, name, "imported", kind="lut", space_options=options,
+                    fingerprint=fingerprint, status="complete").write(dest)
     return load_profile(dest)
 
 

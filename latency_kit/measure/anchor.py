@@ -28,12 +28,12 @@ from typing import Any, Callable
 import numpy as np
 
 from latency_kit.backends.base import Backend
-from latency_kit.measure.calibration import FILE, ROUNDS, SETTINGS, Reopen, measure_networks, write_calibration
+from latency_kit.measure.calibration import ROUNDS, SETTINGS, Reopen, measure_networks
 from latency_kit.errors import LatkitError
 from latency_kit.fingerprint import host_fingerprint
-from latency_kit.jsonio import read_json
 from latency_kit.paths import profiles_dir, shipped_profiles_dir
-from latency_kit.profiles.profile import Profile, find_profile, load_profile, read_meta, save_meta
+from latency_kit.profiles.calibration_file import FILE, read_calibration_file, write_calibration
+from latency_kit.profiles.profile import Profile, ProfileMeta, find_profile, load_profile
 
 # Devices whose profiles are measured by a runtime on this host's CPU.
 HOST_DEVICES = ("cpu", "tflite-cpu")
@@ -163,7 +163,7 @@ def reanchor(profile: Profile, backend: Backend, reopen: Reopen | None = None,
         raise LatkitError(f"profile {profile.name!r} has no calibration networks to re-measure; "
                           "build one with `latkit profile --calibrate N` (N > 0)")
     path = writable_copy(profile)
-    old = read_json(path / FILE, "calibration file")
+    old = read_calibration_file(path / FILE)
     batch = int(profile.meta.get("fingerprint", {}).get("batch", 1))
     archs = [profile.parse_arch(e["arch"]) for e in entries]
     stats, how = measure_networks(backend, profile.space, archs, batch, rounds, SETTINGS, reopen,
@@ -179,10 +179,10 @@ def reanchor(profile: Profile, backend: Backend, reopen: Reopen | None = None,
     write_calibration(path / FILE, [{"arch": e["arch"], "stats": s.to_dict()}
                                     for e, s in zip(entries, stats)],
                       **info, **how, settings=SETTINGS.to_dict())
-    meta = read_meta(path)
+    meta = ProfileMeta.read(path)
     meta["anchor"] = {"host": host_fingerprint(), "level": level, "networks": len(entries),
                       "previous": previous.name, "at": stamp}
-    save_meta(path, meta)
+    meta.write(path)
     (path / JOURNAL).unlink(missing_ok=True)
     return Reanchored(profile.name, path, len(entries), level, previous, how)
 

@@ -17,10 +17,9 @@ from latency_kit.backends.base import Backend, ModelSpec
 from latency_kit.measure.engine import MeasureSettings, measure
 from latency_kit.errors import CorruptFileError, LatkitError
 from latency_kit.lut import LatencyTable
-from latency_kit.profiles.profile import (CALIBRATION_FILE, JOURNAL_FILE, LUT_FILE, META_FILE, Profile, new_meta,
-                      save_meta)
-from latency_kit.profiles.profile import SCHEMA as PROFILE_SCHEMA
-from latency_kit.jsonio import read_json
+from latency_kit.profiles.calibration_file import FILE as CALIBRATION_FILE
+from latency_kit.profiles.profile import (JOURNAL_FILE, LUT_FILE, META_FILE, NotAProfileError, Profile,
+                                          ProfileMeta)
 from latency_kit.spaces import SearchSpace
 from latency_kit.stats import LatencyStats
 
@@ -60,16 +59,15 @@ def _check_identity(old: dict[str, Any], new: dict[str, Any], out: Path) -> None
             )
 
 
-def open_job(job: ProfileJob, backend: Backend) -> tuple[dict[str, Any], LatencyTable]:
+def open_job(job: ProfileJob, backend: Backend) -> tuple[ProfileMeta, LatencyTable]:
     """Create or reopen the profile directory; return its metadata and table so far."""
     job.out.mkdir(parents=True, exist_ok=True)
     fingerprint = {**backend.fingerprint(), "batch": job.batch}
-    meta_path = job.out / META_FILE
-    if meta_path.exists():
-        meta = read_json(meta_path, "profile metadata")
-        if not isinstance(meta, dict) or meta.get("schema") != PROFILE_SCHEMA:
-            raise CorruptFileError(
-                f"{meta_path} is not a latkit profile; choose another --out or delete it")
+    if (job.out / META_FILE).exists():
+        try:
+            meta = ProfileMeta.read(job.out, any_version=True)
+        except NotAProfileError as exc:
+            raise CorruptFileError(f"{exc}; choose another --out or delete it") from None
         if meta.get("space") != job.space.name:
             raise LatkitError(
                 f"{job.out} holds a {meta.get('space')} profile, not {job.space.name}; "
@@ -81,13 +79,14 @@ def open_job(job: ProfileJob, backend: Backend) -> tuple[dict[str, Any], Latency
             meta["space_options"]["resolutions"] = sorted(set(old_res) | set(new_res))
         meta["status"] = "incomplete"
     else:
-        meta = new_meta(job.name, job.space, job.device, backend.runtime, fingerprint,
-                        job.settings.to_dict(), job.space_options)
+        meta = ProfileMeta.new(job.name, job.space.name, job.device, backend.runtime,
+                               space_options=job.space_options, fingerprint=fingerprint,
+                               settings=job.settings.to_dict())
     meta.setdefault("fingerprint", fingerprint)
     resolutions = meta.get("space_options", {}).get("resolutions")
     if resolutions:  # the input size the numbers depend on: batch x 3 x r x r
         meta["fingerprint"]["resolutions"] = sorted(resolutions)
-    save_meta(job.out, meta)
+    meta.write(job.out)
     lut_path = job.out / LUT_FILE
     table = LatencyTable.load(lut_path) if lut_path.exists() else LatencyTable(
         space=job.space.name, name=job.name, settings=job.settings.to_dict())
@@ -126,7 +125,7 @@ def profile_blocks(job: ProfileJob, backend: Backend,
     return finish_profile(job.out, meta, table, started, after_lut)
 
 
-def finish_profile(out: Path, meta: dict[str, Any], table: LatencyTable, started: float,
+def finish_profile(out: Path, meta: ProfileMeta, table: LatencyTable, started: float,
                    after_lut: Callable[[Profile], None] | None = None) -> Profile:
     """Write the finished table, drop the journal, run ``after_lut``, mark complete.
 
@@ -147,7 +146,7 @@ def finish_profile(out: Path, meta: dict[str, Any], table: LatencyTable, started
     if _measured(out) != before or "build_seconds" not in meta:
         meta["build_seconds"] = round(meta.get("build_seconds", 0.0) + time.perf_counter() - started,
                                       2)
-    save_meta(out, meta)
+    meta.write(out)
     return Profile.load(out)
 
 

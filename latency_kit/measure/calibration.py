@@ -3,14 +3,8 @@
 The predictor learns the gap between the LUT sum and the real network from a
 few seeded random architectures measured end to end. Only the measurements
 are stored (never a fitted model), so the predictor is refit identically by
-any scikit-learn version. File ``calibration.json`` (schema
-``latkit.calibration`` version 1)::
-
-    {
-      "schema": "latkit.calibration", "version": 1, "unit": "ms",
-      "seed": 0, "rounds": 3, "settings": {...MeasureSettings...},
-      "entries": [{"arch": "r224_k3e4-...", "stats": {...LatencyStats...}}, ...]
-    }
+any scikit-learn version. The file, ``calibration.json``, is read and written
+by :mod:`latency_kit.profiles.calibration_file`; this module measures.
 
 Where the backend can be reopened in a fresh process (ONNX Runtime, LiteRT,
 the GPU backends), each architecture's value is the median over
@@ -35,14 +29,10 @@ import numpy as np
 from latency_kit import journal
 from latency_kit.backends.base import Backend
 from latency_kit.measure.engine import MeasureSettings, measure_interleaved
-from latency_kit.errors import CorruptFileError
-from latency_kit.jsonio import read_json, write_json
+from latency_kit.profiles.calibration_file import FILE, read_calibration, write_calibration
 from latency_kit.spaces import SearchSpace
 from latency_kit.stats import LatencyStats
 
-SCHEMA = "latkit.calibration"
-VERSION = 1
-FILE = "calibration.json"
 JOURNAL = "calibration.jsonl"
 # Whole networks last 3-30 ms here: one timed run per sample, a longer warm-up.
 SETTINGS = MeasureSettings(warmup_ms=100.0, repeats=10, batch_ms=1.0)
@@ -119,24 +109,6 @@ def measure_archs(backend: Backend, space: SearchSpace, archs: Sequence[Any], ba
         if progress:
             progress(len(archs) - len(todo) + start + len(part), len(archs), texts[part[-1]])
     return [done[t] for t in texts]
-
-
-def read_calibration(path: Path) -> list[dict[str, Any]]:
-    """The entries of a calibration file (``[]`` when absent)."""
-    if not path.exists():
-        return []
-    data = read_json(path, "calibration file")
-    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise CorruptFileError(f"{path} is not a latkit calibration file")
-    if data.get("version") != VERSION:
-        raise CorruptFileError(f"{path} has calibration version {data.get('version')}; "
-                               f"this latkit reads version {VERSION}")
-    return list(data.get("entries", []))
-
-
-def write_calibration(path: Path, entries: Sequence[dict[str, Any]], **info: Any) -> None:
-    write_json(path, {"schema": SCHEMA, "version": VERSION, "unit": "ms", **info,
-                      "entries": list(entries)})
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,10 @@ import numpy as np
 from latency_kit.errors import CorruptFileError, LatkitError
 from latency_kit.predict.transfer import (ARCH_WEIGHT, DEFAULT_ALPHAS, FewShotTransfer, SourceScale, arch_features,
                       candidate_pool, select_references, usable)
-from latency_kit.jsonio import read_json, write_json
+from latency_kit.jsonio import write_json
 from latency_kit.lut import LatencyTable
 from latency_kit.paths import profiles_dir
-from latency_kit.profiles.profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
-                      read_data_file, read_meta)
+from latency_kit.profiles.profile import META_FILE, NotAProfileError, Profile, ProfileMeta, read_data_file
 from latency_kit.spaces import SearchSpace
 
 FEWSHOT_FILE = "fewshot.json"
@@ -120,7 +119,7 @@ class FewShotProfile(Profile):
     @classmethod
     def load(cls, path: str | Path) -> "FewShotProfile":
         path = Path(path)
-        meta = read_meta(path)
+        meta = ProfileMeta.read(path)
         data = read_data_file(path / FEWSHOT_FILE, "few-shot data", SCHEMA, VERSION)
         for field in ("sources", "scale", "model", "measurements"):
             if field not in data:
@@ -236,17 +235,18 @@ def build_fewshot_profile(space: str | SearchSpace, sources: Sequence[Profile],
     }
     out_path = Path(out) if out else profiles_dir() / name
     if (out_path / META_FILE).is_file():
-        old = read_json(out_path / META_FILE, "profile metadata")
-        if not isinstance(old, dict) or old.get("kind") != "fewshot":
+        try:
+            old_kind = ProfileMeta.read(out_path, any_version=True).kind
+        except NotAProfileError:
+            old_kind = None
+        if old_kind != "fewshot":
             raise LatkitError(f"{out_path} holds another kind of profile; choose another --name "
                               "or --out for the few-shot profile")
     out_path.mkdir(parents=True, exist_ok=True)
     write_json(out_path / FEWSHOT_FILE, data)
-    meta = {"schema": PROFILE_SCHEMA, "version": PROFILE_VERSION, "kind": "fewshot", "name": name,
-            "space": space_obj.name, "space_options": space_options, "device": device or name,
-            "backend": backend, "fingerprint": fingerprint or {}, "settings": settings or {},
-            "status": "complete", "shots": len(archs), "data_digest": _digest(data)}
-    write_json(out_path / META_FILE, meta)
+    ProfileMeta.new(name, space_obj.name, device or name, backend, kind="fewshot",
+                    space_options=space_options, fingerprint=fingerprint, settings=settings,
+                    status="complete", shots=len(archs), data_digest=_digest(data)).write(out_path)
     return FewShotProfile.load(out_path)
 
 

@@ -4,9 +4,11 @@ Layout of a profile directory::
 
     profile.json      metadata (schema ``latkit.profile`` v1): name, space and
                       its options, device, backend/runtime, fingerprint,
-                      measurement settings, status, build time
+                      measurement settings, status, build time; read and
+                      written only through :class:`ProfileMeta`
     lut.json          the block lookup table (see ``latency_kit.lut``)
     calibration.json  whole-network measurements used to fit the predictor
+                      (:mod:`latency_kit.profiles.calibration_file`)
     journal.jsonl     present only while a profiling run is unfinished
 
 ``load_profile(name_or_path)`` finds a profile by path, then in the user's
@@ -25,12 +27,12 @@ from latency_kit.errors import CorruptFileError, LatkitError, UnknownNameError
 from latency_kit.jsonio import read_json, write_json
 from latency_kit.lut import LatencyTable
 from latency_kit.paths import profiles_dir, shipped_profiles_dir
+from latency_kit.profiles.calibration_file import FILE as CALIBRATION_FILE, read_calibration
 from latency_kit.spaces import SearchSpace, get_space
 
 SCHEMA = "latkit.profile"
 VERSION = 1
-META_FILE, LUT_FILE, CALIBRATION_FILE, JOURNAL_FILE = (
-    "profile.json", "lut.json", "calibration.json", "journal.jsonl")
+META_FILE, LUT_FILE, JOURNAL_FILE = "profile.json", "lut.json", "journal.jsonl"
 # ``profile.json``'s "kind" selects the class that loads the directory: a block
 # LUT with calibration ("lut", the default), a per-architecture table
 # ("table"), or a profile transferred from other devices ("fewshot").
@@ -41,12 +43,77 @@ PROFILE_KINDS: dict[str, str] = {
 }
 
 
+class NotAProfileError(CorruptFileError):
+    """``profile.json`` exists but is not a latkit profile's metadata."""
+
+
+class ProfileMeta(dict):
+    """``profile.json``: the one code that builds, reads, checks and writes it.
+
+    A plain ``dict`` of the file's fields, in the file's order (so a profile
+    read and written again is unchanged), with the constructors and checks of
+    the format. The fields, in order: ``schema``, ``version``, ``kind``
+    (absent means ``"lut"``), ``name``, ``space``, ``space_options``,
+    ``device``, ``backend``, ``fingerprint``, ``settings``, ``status``
+    (``"incomplete"`` or ``"complete"``), then fields a kind or a step adds
+    (``build_seconds``, ``anchor``, ``farm``, ``shots``, ``data_digest``).
+    """
+
+    @classmethod
+    def new(cls, name: str, space: str, device: str, backend: str, *,
+            kind: str | None = None, space_options: dict[str, Any] | None = None,
+            fingerprint: dict[str, Any] | None = None, settings: dict[str, Any] | None = None,
+            status: str = "incomplete", **extra: Any) -> "ProfileMeta":
+        """Metadata of a new profile; ``kind=None`` leaves ``kind`` out (a block LUT)."""
+        meta = cls(schema=SCHEMA, version=VERSION)
+        if kind is not None:
+            meta["kind"] = kind
+        meta.update(name=name, space=space, space_options=_or_empty(space_options), device=device,
+                    backend=backend, fingerprint=_or_empty(fingerprint), settings=_or_empty(settings),
+                    status=status)
+        meta.update(extra)
+        return meta
+
+    @classmethod
+    def read(cls, path: Path, *, any_version: bool = False) -> "ProfileMeta":
+        """``profile.json`` of the profile directory ``path``, checked.
+
+        Raises :class:`NotAProfileError` when the file is not a latkit
+        profile's, :class:`~latency_kit.errors.CorruptFileError` when it is
+        missing, unreadable or (unless ``any_version``) of another version.
+        """
+        data = read_json(path / META_FILE, "profile metadata")
+        if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+            raise NotAProfileError(f"{path / META_FILE} is not a latkit profile")
+        if not any_version and data.get("version") != VERSION:
+            raise CorruptFileError(f"{path} has profile version {data.get('version')}; "
+                                   f"expected {VERSION}")
+        return cls(data)
+
+    def write(self, path: Path) -> None:
+        """Write to ``path/profile.json`` atomically."""
+        write_json(path / META_FILE, dict(self))
+
+    @property
+    def kind(self) -> str:
+        """Which class loads the profile (a key of :data:`PROFILE_KINDS`)."""
+        return str(self.get("kind", "lut"))
+
+    @property
+    def complete(self) -> bool:
+        return self.get("status") == "complete"
+
+
+def _or_empty(value: dict[str, Any] | None) -> dict[str, Any]:
+    return {} if value is None else value
+
+
 class Profile:
     """A loaded device profile. Cheap to load; the predictor is fitted lazily."""
 
     def __init__(self, path: Path, meta: dict[str, Any], lut: LatencyTable):
         self.path = path
-        self.meta = meta
+        self.meta = meta if isinstance(meta, ProfileMeta) else ProfileMeta(meta)
         self.lut = lut
 
     # -- identity --------------------------------------------------------------
@@ -60,7 +127,7 @@ class Profile:
 
     @property
     def complete(self) -> bool:
-        return self.meta.get("status") == "complete"
+        return self.meta.complete
 
     @cached_property
     def space(self) -> SearchSpace:
@@ -143,8 +210,6 @@ class Profile:
 
     def calibration(self) -> list[dict[str, Any]]:
         """Whole-network measurements stored with the profile (may be empty)."""
-        from latency_kit.measure.calibration import read_calibration
-
         return read_calibration(self.path / CALIBRATION_FILE)
 
     def __repr__(self) -> str:
@@ -154,26 +219,16 @@ class Profile:
     @classmethod
     def load(cls, path: str | Path) -> "Profile":
         path = Path(path)
-        meta = read_meta(path)
+        meta = ProfileMeta.read(path)
         lut_path = path / LUT_FILE
         if lut_path.exists():
             lut = LatencyTable.load(lut_path)
-        elif meta.get("status") != "complete":
+        elif not meta.complete:
             raise LatkitError(f"profile {path} is unfinished; re-run `latkit profile` to complete it")
         else:
             raise CorruptFileError(f"profile {path} has no {LUT_FILE}")
         lut.name = lut.name or str(meta.get("name", path.name))
         return cls(path, meta, lut)
-
-
-def read_meta(path: Path) -> dict[str, Any]:
-    """``profile.json`` of the profile at ``path``, checked for schema and version."""
-    meta = read_json(path / META_FILE, "profile metadata")
-    if not isinstance(meta, dict) or meta.get("schema") != SCHEMA:
-        raise CorruptFileError(f"{path / META_FILE} is not a latkit profile")
-    if meta.get("version") != VERSION:
-        raise CorruptFileError(f"{path} has profile version {meta.get('version')}; expected {VERSION}")
-    return meta
 
 
 def read_data_file(path: Path, what: str, schema: str, version: int) -> dict[str, Any]:
@@ -186,24 +241,15 @@ def read_data_file(path: Path, what: str, schema: str, version: int) -> dict[str
 
 def new_meta(name: str, space: SearchSpace, device: str, backend: str,
              fingerprint: dict[str, Any], settings: dict[str, Any],
-             space_options: dict[str, Any]) -> dict[str, Any]:
-    """Metadata for a profile that is about to be built."""
-    return {
-        "schema": SCHEMA,
-        "version": VERSION,
-        "name": name,
-        "space": space.name,
-        "space_options": space_options,
-        "device": device,
-        "backend": backend,
-        "fingerprint": fingerprint,
-        "settings": settings,
-        "status": "incomplete",
-    }
+             space_options: dict[str, Any]) -> ProfileMeta:
+    """Metadata for a block-LUT profile that is about to be built (:meth:`ProfileMeta.new`)."""
+    return ProfileMeta.new(name, space.name, device, backend, space_options=space_options,
+                           fingerprint=fingerprint, settings=settings)
 
 
 def save_meta(path: Path, meta: dict[str, Any]) -> None:
-    write_json(path / META_FILE, meta)
+    """Write ``meta`` as ``path/profile.json`` (:meth:`ProfileMeta.write`)."""
+    ProfileMeta(meta).write(path)
 
 
 def _candidates(name: str) -> Iterable[Path]:
@@ -238,8 +284,7 @@ def open_profile_dir(path: Path) -> Profile:
     """Load the profile at ``path`` with the class its ``kind`` names."""
     from importlib import import_module
 
-    meta = read_json(path / META_FILE, "profile metadata")
-    kind = meta.get("kind", "lut") if isinstance(meta, dict) else "lut"
+    kind = ProfileMeta.read(path, any_version=True).kind
     if kind not in PROFILE_KINDS:
         raise CorruptFileError(f"{path} has unknown profile kind {kind!r}")
     module, attr = PROFILE_KINDS[kind].split(":")

@@ -23,8 +23,7 @@ import numpy as np
 from latency_kit.errors import ArchError, CorruptFileError, LatkitError
 from latency_kit.jsonio import write_json
 from latency_kit.lut import LatencyTable
-from latency_kit.profiles.profile import (META_FILE, SCHEMA as PROFILE_SCHEMA, VERSION as PROFILE_VERSION, Profile,
-                      read_data_file, read_meta)
+from latency_kit.profiles.profile import Profile, ProfileMeta, read_data_file
 
 TABLE_FILE = "table.json"
 SCHEMA = "latkit.archtable"
@@ -87,7 +86,7 @@ class TableProfile(Profile):
     @classmethod
     def load(cls, path: str | Path) -> "TableProfile":
         path = Path(path)
-        meta = read_meta(path)
+        meta = ProfileMeta.read(path)
         data = read_data_file(path / TABLE_FILE, "architecture table", SCHEMA, VERSION)
         entries = data.get("entries")
         if not isinstance(entries, dict):
@@ -130,8 +129,6 @@ def write_table_profile(out: Path, name: str, space: str, entries: dict[str, flo
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / TABLE_FILE, {"schema": SCHEMA, "version": VERSION, "space": space,
                                   "unit": "ms", "entries": entries})
-    meta = {"schema": PROFILE_SCHEMA, "version": PROFILE_VERSION, "kind": "table", "name": name,
-            "space": space, "space_options": {}, "device": name, "backend": "imported",
-            "fingerprint": fingerprint, "settings": {}, "status": "complete"}
-    write_json(out / META_FILE, meta)
+    ProfileMeta.new(name, space, name, "imported", kind="table", fingerprint=fingerprint,
+                    status="complete").write(out)
     return TableProfile.load(out)
