@@ -24,7 +24,7 @@ from latency_kit.measure.engine import MeasureSettings
 from latency_kit.errors import MissingEntryError
 from latency_kit.lut import LatencyTable
 from latency_kit.predict.features import (DEFAULT_RECIPE, GENERIC_RECIPE, GROUP_FEATURES, KERNEL_FEATURES,
-                                  KERNEL_RECIPE, _ofa_costs, recipe_for, ridge_fit)
+                                  KERNEL_RECIPE, recipe_for, ridge_fit)
 from latency_kit.spaces import get_space
 
 TINY = MeasureSettings(warmup_ms=2.0, min_warmup_runs=1, repeats=3, batch_ms=0.5, retries=0)
@@ -128,7 +128,7 @@ def test_analytic_costs_match_torch_counting() -> None:
     space = get_space("ofa-mbv3", resolutions=(160,))
     blocks = space.all_blocks()  # a third of the MBConv keys (SE or not) and every other kind
     for block in [b for i, b in enumerate(blocks) if i % 3 == 0 or "-expand:" not in b.key]:
-        assert _ofa_costs(block.key)[:2] == space._block_counts(block.key), block.key
+        assert space.block_costs(block.key)[:2] == space.block_counts(block.key), block.key
 
 
 def test_features_sum_blocks(profile) -> None:

@@ -22,29 +22,31 @@ wraps the same core in a scikit-learn estimator.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from latency_kit.errors import MissingEntryError
 from latency_kit.lut import LatencyTable
 from latency_kit.spaces import SearchSpace
+from latency_kit.spaces.base import BlockGrouping
 
 # Block columns (summed over an architecture's blocks); "lut:<group>" columns
-# are added per block group of the space.
+# are added per block group of the space (SearchSpace.block_groupings), and the
+# per-block costs come from SearchSpace.block_costs.
 BLOCK_COLUMNS = ("lut", "macs", "params", "act", "blocks")
 # Columns computed per architecture from the summed ones.
 ARCH_COLUMNS = ("resolution", "lut_x_res")
-# Per-group LUT sums (a candidate feature set in the cross-validation).
+# Per-group LUT sums of ofa-mbv3 (a candidate feature set in the cross-validation).
 GROUP_FEATURES = ("lut:stem", "lut:s1", "lut:s2", "lut:s3", "lut:s4", "lut:s5", "lut:head")
-# Per-kernel LUT sums: the MBConv blocks by depthwise kernel size, and the rest.
+# Per-kernel LUT sums of ofa-mbv3: the MBConv blocks by depthwise kernel size, and the rest.
 KERNEL_FEATURES = ("lut:k3", "lut:k5", "lut:k7", "lut:k-none")
 # The default features, chosen by cross-validation on 80 real calibration
 # networks (benchmarks/results_predictor.md): LUT sum plus MACs, parameters,
 # activation memory and block count beat the per-group sums (90.4% vs 84.2%
 # within ±5%); lut_x_res lets one profile correct per resolution.
 DEFAULT_FEATURES = ("lut", "macs", "params", "act", "blocks", "lut_x_res")
-# For spaces without a registered block grouping.
+# For spaces without block groupings (SearchSpace.block_groupings).
 GENERIC_FEATURES = ("lut", "lut_x_res")
 DEFAULT_ALPHA = 1e-3
 # The ridge penalty of a recipe's ``penalised`` columns (standardised units):
@@ -52,86 +54,6 @@ DEFAULT_ALPHA = 1e-3
 # clearly ask for.
 PENALTY = 3.0
 REFERENCE_RESOLUTION = 224.0
-
-
-# -- block groups and analytic costs ------------------------------------------
-def _ofa_group(key: str) -> str:
-    from latency_kit.spaces.ofa_mbv3 import STEM_WIDTH, WIDTHS, parse_key
-
-    spec = parse_key(key)
-    if spec["kind"] == "Conv" or (spec["kind"] == "expanded_conv" and spec["cout"] == STEM_WIDTH):
-        return "stem"
-    if spec["kind"] == "expanded_conv":
-        return f"s{WIDTHS.index(spec['cout']) + 1}"
-    return "head"
-
-
-def _ofa_groups() -> tuple[str, ...]:
-    from latency_kit.spaces.ofa_mbv3 import WIDTHS
-
-    return ("stem", *(f"s{i + 1}" for i in range(len(WIDTHS))), "head")
-
-
-def _ofa_costs(key: str) -> tuple[float, float, float]:
-    """(MACs, parameters, activation elements written) of an ``ofa-mbv3`` block.
-
-    Analytic, so predicting never needs torch; ``tests/test_predictor.py``
-    checks the MACs and parameters against counting the real torch modules.
-    """
-    from latency_kit.spaces.channels import make_divisible
-    from latency_kit.spaces.ofa_mbv3 import parse_key
-
-    s = parse_key(key)
-    kind, cin, cout = s["kind"], s["cin"], s["cout"]
-    hw = s["h"] * s["w"]
-    if kind == "Conv":
-        ohw = (((s["h"] - 1) // 2) + 1) ** 2
-        return ohw * cout * cin * 9, cout * cin * 9 + 2 * cout, ohw * cout
-    if kind == "Conv_1":
-        return hw * cout * cin, cin * cout + 2 * cout, hw * cout
-    if kind == "AvgPool2D":
-        return 0, 0, cin
-    if kind in ("Conv_2", "Logits"):
-        return cin * cout, cin * cout + cout, cout
-    mid, k, ohw = s["mid"], s["kernel"], s["oh"] * s["ow"]
-    macs = ohw * mid * k * k + ohw * cout * mid
-    params = mid * k * k + 2 * mid + mid * cout + 2 * cout
-    act = ohw * mid + ohw * cout
-    if mid != cin:
-        macs += hw * mid * cin
-        params += cin * mid + 2 * mid
-        act += hw * mid
-    if s["se"]:
-        se = make_divisible(mid // 4)
-        macs += 2 * mid * se
-        params += 2 * mid * se + mid + se
-    return macs, params, act
-
-
-def _ofa_kernel(key: str) -> str:
-    from latency_kit.spaces.ofa_mbv3 import parse_key
-
-    spec = parse_key(key)
-    if spec["kind"] != "expanded_conv" or spec["mid"] == spec["cin"]:
-        return "k-none"  # stem, head, and the first block (no expansion, fixed 3x3)
-    return f"k{spec['kernel']}"
-
-
-def _ofa_kernels() -> tuple[str, ...]:
-    return tuple(name.removeprefix("lut:") for name in KERNEL_FEATURES)
-
-
-Grouping = tuple[Callable[[str], str], Callable[[], tuple[str, ...]]]
-# Spaces with block groupings (each gives "lut:<group>" columns: every block's
-# LUT entry goes to one group of each grouping) and analytic costs. Other
-# spaces get no group columns and count costs on the torch module (slower,
-# still cached).
-GROUPS: dict[str, tuple[Grouping, ...]] = {
-    "ofa-mbv3": ((_ofa_group, _ofa_groups), (_ofa_kernel, _ofa_kernels)),
-}
-COSTS: dict[str, Callable[[str], tuple[float, float, float]]] = {
-    "ofa-mbv3": _ofa_costs,
-}
 
 
 @dataclass(frozen=True)
@@ -161,15 +83,24 @@ RUNTIME_RECIPES = {"onnxruntime": KERNEL_RECIPE}
 
 
 def recipe_for(space: SearchSpace, runtime: str | None = None) -> Recipe:
-    """The predictor recipe for a profile of ``space`` measured by ``runtime``."""
-    if space.name not in GROUPS:
+    """The predictor recipe for a profile of ``space`` measured by ``runtime``.
+
+    A space that groups its blocks (:meth:`SearchSpace.block_groupings`) gets
+    the runtime's recipe where the space has every column it names, else
+    :data:`DEFAULT_RECIPE`; a space without groupings gets :data:`GENERIC_RECIPE`.
+    """
+    groupings = space.block_groupings()
+    if not groupings:
         return GENERIC_RECIPE
-    return RUNTIME_RECIPES.get(runtime or "", DEFAULT_RECIPE)
+    recipe = RUNTIME_RECIPES.get(runtime or "", DEFAULT_RECIPE)
+    columns = set(feature_names(groupings))
+    return recipe if set(recipe.features) <= columns else DEFAULT_RECIPE
 
 
-def _generic_costs(space: SearchSpace, key: str) -> tuple[float, float, float]:
-    macs, params = space._block_counts(key)
-    return macs, params, float(np.prod(space.block_input_shape(key)))
+def feature_names(groupings: Sequence[BlockGrouping]) -> tuple[str, ...]:
+    """Every feature column of a space with these block groupings, in order."""
+    groups = (f"lut:{g}" for grouping in groupings for g in grouping.groups)
+    return (*BLOCK_COLUMNS, *groups, *ARCH_COLUMNS)
 
 
 class FeatureTable:
@@ -184,11 +115,9 @@ class FeatureTable:
         self.space = space
         self.lut = lut
         self.profile_name = profile_name or lut.name or "(unnamed)"
-        # each grouping's function and its group names, listed once
-        self._groupings = [(group_of, names()) for group_of, names in GROUPS.get(space.name, ())]
-        self.groups: tuple[str, ...] = tuple(g for _, names in self._groupings for g in names)
+        self._groupings = space.block_groupings()
+        self.groups: tuple[str, ...] = tuple(g for grouping in self._groupings for g in grouping.groups)
         self.recipe = recipe_for(space, runtime)
-        self._costs = COSTS.get(space.name) or (lambda key: _generic_costs(space, key))
         self._index: dict[str, int] = {}
         self._rows: list[np.ndarray] = []
         self._matrix: np.ndarray | None = None
@@ -196,7 +125,7 @@ class FeatureTable:
     @property
     def names(self) -> tuple[str, ...]:
         """Every feature column this table can produce, in order."""
-        return (*BLOCK_COLUMNS, *(f"lut:{g}" for g in self.groups), *ARCH_COLUMNS)
+        return feature_names(self._groupings)
 
     def _row(self, key: str) -> int:
         index = self._index.get(key)
@@ -205,13 +134,13 @@ class FeatureTable:
         if key not in self.lut:
             raise MissingEntryError(key, self.profile_name)
         ms = self.lut.query(key)
-        macs, params, act = self._costs(key)
+        macs, params, act = self.space.block_costs(key)
         row = np.zeros(len(BLOCK_COLUMNS) + len(self.groups))
         row[:len(BLOCK_COLUMNS)] = (ms, macs / 1e6, params / 1e6, act / 1e6, 1.0)
         offset = len(BLOCK_COLUMNS)
-        for group_of, names in self._groupings:
-            row[offset + names.index(group_of(key))] = ms
-            offset += len(names)
+        for grouping in self._groupings:
+            row[offset + grouping.groups.index(grouping.group_of(key))] = ms
+            offset += len(grouping.groups)
         self._index[key] = len(self._rows)
         self._rows.append(row)
         self._matrix = None

@@ -9,6 +9,12 @@ profiling jobs travel to other processes or machines as plain strings).
 A new space is one module with a subclass of :class:`SearchSpace`, registered
 in :mod:`latency_kit.spaces`; ``tests/test_spaces.py`` runs the same suite over
 every registered space.
+
+What the latency predictor knows of a space's blocks comes from two hooks with
+defaults, so a space that overrides neither still works:
+:meth:`SearchSpace.block_costs` (MACs, parameters, activation size of a block;
+default: counted on the torch module) and :meth:`SearchSpace.block_groupings`
+(named groups of blocks, e.g. stages; default: none).
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, ClassVar, Generic, Hashable, Sequence, TypeVar
+from typing import Any, Callable, ClassVar, Generic, Hashable, Sequence, TypeVar
 
 import numpy as np
 
@@ -37,6 +43,19 @@ class Block:
 
     key: str
     input_shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class BlockGrouping:
+    """One way to split a network's blocks into named groups (stages, kernel sizes...).
+
+    ``group_of(key)`` is the group of the block with that LUT key, one of
+    ``groups``; every block is in exactly one group. The latency predictor
+    gets one LUT-sum column per group, named ``lut:<group>``.
+    """
+
+    groups: tuple[str, ...]
+    group_of: Callable[[str], str]
 
 
 class SearchSpace(ABC, Generic[Arch]):
@@ -132,14 +151,37 @@ class SearchSpace(ABC, Generic[Arch]):
     # -- analytic costs ----------------------------------------------------------
     def macs(self, arch: Arch) -> int:
         """Multiply-accumulates of one inference at batch 1."""
-        return sum(self._block_counts(b.key)[0] for b in self.blocks(arch))
+        return sum(self.block_counts(b.key)[0] for b in self.blocks(arch))
 
     def params(self, arch: Arch) -> int:
         """Number of parameters."""
-        return sum(self._block_counts(b.key)[1] for b in self.blocks(arch))
+        return sum(self.block_counts(b.key)[1] for b in self.blocks(arch))
 
-    def _block_counts(self, key: str) -> tuple[int, int]:
+    def block_counts(self, key: str) -> tuple[int, int]:
+        """(MACs at batch 1, parameters) of the block with this key, counted on its torch
+        module (:func:`latency_kit.spaces.counting.count_macs_params`; cached)."""
         return _counts_cached(self, key)
+
+    # -- what the latency predictor knows of the blocks ---------------------------
+    def block_costs(self, key: str) -> tuple[float, float, float]:
+        """(MACs, parameters, activation elements) of the block with this key, at batch 1.
+
+        The latency predictor's per-block cost features. Default: MACs and
+        parameters from :meth:`block_counts` (needs torch; slow but cached) and
+        the block's input elements as its activation size. Spaces that can
+        compute them from the key alone override this (``ofa-mbv3`` does).
+        """
+        macs, params = self.block_counts(key)
+        return macs, params, float(np.prod(self.block_input_shape(key)))
+
+    def block_groupings(self) -> tuple[BlockGrouping, ...]:
+        """Ways to group this space's blocks; each gives the predictor ``lut:<group>`` columns.
+
+        Default: none; the predictor then uses only the LUT sum and the
+        resolution (its generic recipe). ``ofa-mbv3`` groups by stage and by
+        depthwise kernel size.
+        """
+        return ()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"

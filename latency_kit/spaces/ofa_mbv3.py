@@ -26,7 +26,7 @@ from functools import lru_cache
 from typing import Any, Sequence
 
 from latency_kit.errors import ArchError
-from latency_kit.spaces.base import Block, Decision, SearchSpace
+from latency_kit.spaces.base import Block, BlockGrouping, Decision, SearchSpace
 from latency_kit.spaces.channels import make_divisible
 
 STEM_WIDTH = 24
@@ -233,6 +233,19 @@ class OFAMobileNetV3(SearchSpace[OFAArch]):
         spec = parse_key(key)
         return (batch, spec["cin"], spec["h"], spec["w"])
 
+    def block_costs(self, key: str) -> tuple[float, float, float]:
+        """Analytic (MACs, parameters, activation elements written) of a block: no torch.
+
+        ``tests/test_predictor.py`` checks the MACs and parameters against
+        counting the real torch modules (:meth:`block_counts`).
+        """
+        return analytic_costs(key)
+
+    def block_groupings(self) -> tuple[BlockGrouping, ...]:
+        """By stage (``stem``, ``s1``..``s5``, ``head``) and by depthwise kernel
+        (``k3``, ``k5``, ``k7``, and ``k-none`` for blocks without an expanded one)."""
+        return STAGE_GROUPING, KERNEL_GROUPING
+
     def build_block(self, key: str):
         import torch
         from torch import nn
@@ -316,3 +329,56 @@ def parse_key(key: str) -> dict[str, Any]:
         cout = int(output.split("x")[-1])
         return {"kind": kind, "h": int(h), "w": int(w), "cin": int(cin), "cout": cout}
     raise KeyError(f"not an ofa-mbv3 block key: {key!r}")
+
+
+# -- block costs and groups (the latency predictor's features) --------------------
+def analytic_costs(key: str) -> tuple[int, int, int]:
+    """(MACs, parameters, activation elements written) of the block with this key."""
+    s = parse_key(key)
+    kind, cin, cout = s["kind"], s["cin"], s["cout"]
+    hw = s["h"] * s["w"]
+    if kind == "Conv":
+        ohw = (((s["h"] - 1) // 2) + 1) ** 2
+        return ohw * cout * cin * 9, cout * cin * 9 + 2 * cout, ohw * cout
+    if kind == "Conv_1":
+        return hw * cout * cin, cin * cout + 2 * cout, hw * cout
+    if kind == "AvgPool2D":
+        return 0, 0, cin
+    if kind in ("Conv_2", "Logits"):
+        return cin * cout, cin * cout + cout, cout
+    mid, k, ohw = s["mid"], s["kernel"], s["oh"] * s["ow"]
+    macs = ohw * mid * k * k + ohw * cout * mid
+    params = mid * k * k + 2 * mid + mid * cout + 2 * cout
+    act = ohw * mid + ohw * cout
+    if mid != cin:
+        macs += hw * mid * cin
+        params += cin * mid + 2 * mid
+        act += hw * mid
+    if s["se"]:
+        se = make_divisible(mid // 4)
+        macs += 2 * mid * se
+        params += 2 * mid * se + mid + se
+    return macs, params, act
+
+
+def stage_of(key: str) -> str:
+    """``stem`` (first conv and first block), ``s1``..``s5``, or ``head``."""
+    spec = parse_key(key)
+    if spec["kind"] == "Conv" or (spec["kind"] == "expanded_conv" and spec["cout"] == STEM_WIDTH):
+        return "stem"
+    if spec["kind"] == "expanded_conv":
+        return f"s{WIDTHS.index(spec['cout']) + 1}"
+    return "head"
+
+
+def kernel_of(key: str) -> str:
+    """``k<kernel>`` of an expanded MBConv block; ``k-none`` for the rest (stem,
+    head, and the first block, which has no expansion and a fixed 3x3)."""
+    spec = parse_key(key)
+    if spec["kind"] != "expanded_conv" or spec["mid"] == spec["cin"]:
+        return "k-none"
+    return f"k{spec['kernel']}"
+
+
+STAGE_GROUPING = BlockGrouping(("stem", *(f"s{i + 1}" for i in range(len(WIDTHS))), "head"), stage_of)
+KERNEL_GROUPING = BlockGrouping(tuple(f"k{k}" for k in KERNELS) + ("k-none",), kernel_of)
