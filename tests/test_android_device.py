@@ -14,7 +14,7 @@ import pytest
 
 from latency_kit.errors import LatkitError
 
-from latency_kit.testing.backends import FAST, HEAD, SMALL, block_spec
+from latency_kit.testing.backends import FAST, HEAD, SMALL, BackendSuite, block_spec
 
 pytestmark = pytest.mark.android
 
@@ -43,6 +43,18 @@ def benchmark_binary(phone_serial) -> str:
     if not path:
         pytest.skip("set LATKIT_BENCHMARK_MODEL to TFLite's prebuilt benchmark_model for the phone's ABI")
     return path
+
+
+class TestAndroidPhone(BackendSuite):
+    """The shared suite on the attached phone (skips, with the reason, without one)."""
+
+    @pytest.fixture
+    def backend(self, phone_serial, benchmark_binary, model_cache):
+        from latency_kit.backends.android import AndroidBackend
+
+        with AndroidBackend("android", serial=phone_serial, benchmark_binary=benchmark_binary,
+                            cache=model_cache) as backend:
+            yield backend
 
 
 def test_discovery_reads_real_phone(phone_serial) -> None:

@@ -33,7 +33,7 @@ from latency_kit.errors import DeviceError, LatkitError
 from latency_kit.measure.blocks import ProfileJob, profile_blocks
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
-from latency_kit.testing.backends import FAST, HEAD, SMALL, block_spec
+from latency_kit.testing.backends import FAST, HEAD, SMALL, BackendSuite, block_spec
 
 pytestmark = pytest.mark.plumbing
 adbutils = pytest.importorskip("adbutils")
@@ -216,6 +216,19 @@ def no_conversion(tmp_path, monkeypatch):
         path.write_bytes(spec.key.encode())
         return path
     monkeypatch.setattr("latency_kit.backends.android.cached_tflite", fake)
+
+
+class TestAndroidStandIn(BackendSuite):
+    """The shared suite over the stand-in phone: every call the suite makes goes
+    through the backend's real plumbing; the tests of timing order skip."""
+
+    measures_hardware = False
+
+    @pytest.fixture
+    def backend(self, binary, no_conversion):
+        with AndroidBackend("pixel", adb=FakeAdb(FakePhone()), benchmark_binary=binary,
+                            sleep=lambda s: None) as backend:
+            yield backend
 
 
 def test_discovery_describes_phone() -> None:

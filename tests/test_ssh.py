@@ -27,7 +27,7 @@ from latency_kit.errors import DeviceError, LatkitError
 from latency_kit.measure.blocks import ProfileJob, profile_blocks
 from latency_kit.spaces.ofa_mbv3 import OFAMobileNetV3
 
-from latency_kit.testing.backends import FAST, HEAD, SMALL, block_spec
+from latency_kit.testing.backends import FAST, HEAD, SMALL, BackendSuite, block_spec
 from tests.test_backend_litert import tflite_cache  # noqa: F401  (shared conversion cache)
 
 SSHD = shutil.which("sshd") or ("/usr/sbin/sshd" if os.path.exists("/usr/sbin/sshd") else None)
@@ -86,6 +86,25 @@ class TwoBlocks(OFAMobileNetV3):
 
     def all_blocks(self):
         return [b for b in super().all_blocks() if b.key in (SMALL, HEAD)]
+
+
+@pytest.fixture(scope="module")
+def board(sshd, tflite_cache):  # noqa: F811
+    """One connection to the loopback "board" for the shared suite's tests."""
+    url, options, _ = sshd
+    with SSHBackend(url, remote_python=sys.executable, ssh_options=options,
+                    cache=tflite_cache) as backend:
+        yield backend
+
+
+@needs_sshd
+@needs_litert
+class TestSSH(BackendSuite):
+    registered_as = "ssh://user@board"
+
+    @pytest.fixture
+    def backend(self, board):
+        return board
 
 
 def test_url_parsing() -> None:

@@ -1,12 +1,22 @@
-"""The shared test suite every latency backend must pass.
+"""The shared test suite every latency backend must pass, shipped with latkit
+(as ``optuna.testing`` is) so a third-party backend is checked the same way.
 
 Subclass :class:`BackendSuite` in a test module and provide the ``backend``
-fixture (skip there when the hardware is absent)::
+fixture (skip there, with the reason, when the hardware is absent)::
 
-    class TestOnnxRuntime(BackendSuite):
+    from latency_kit.testing.backends import BackendSuite
+
+    class TestMyBackend(BackendSuite):
         @pytest.fixture
-        def backend(self, onnx_cache):
-            return OnnxRuntimeBackend(threads=1, cache=onnx_cache)
+        def backend(self, model_cache):
+            return MyBackend(threads=1, cache=model_cache)
+
+The suite brings its own fixtures: every test runs with a fresh
+``LATKIT_HOME`` (``latkit_home``), and ``model_cache`` is one export
+directory for the session's suite tests. Set ``registered_as`` to the device name the
+backend registers under when it is not ``backend.name`` (a prefix's
+``ssh://user@host``, say), and ``measures_hardware = False`` for a stand-in
+device whose times are made up (the tests of timing order then skip).
 
 The models are real, tiny ``ofa-mbv3`` blocks, so every backend is exercised
 on real convolutions, squeeze-excite and the classifier head.
@@ -14,8 +24,12 @@ on real convolutions, squeeze-excite and the classifier head.
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import ClassVar
+
 import pytest
 
+from latency_kit.backends import backend_class
 from latency_kit.backends.base import Backend, ModelSpec
 from latency_kit.measure.engine import MeasureSettings, measure
 from latency_kit.spaces import get_space
@@ -27,23 +41,47 @@ FAST = MeasureSettings(warmup_ms=5, repeats=7, batch_ms=1.0, retries=1)
 
 
 def block_spec(key: str, batch: int = 1) -> ModelSpec:
-    space = get_space("ofa-mbv3", resolutions=(224,))
-    shape = space.block_input_shape(key, batch)
-    return ModelSpec("ofa-mbv3", "block", key, shape, (("resolutions", (224,)),))
+    """The spec of the ``ofa-mbv3`` block ``key`` at 224 px and batch size ``batch``."""
+    return ModelSpec.for_block(get_space("ofa-mbv3", resolutions=(224,)), key, batch)
 
 
 class BackendSuite:
     """Contract tests; ``backend`` is a fixture supplied by the subclass."""
 
+    registered_as: ClassVar[str | None] = None  # device name of the registry; None: backend.name
+    measures_hardware: ClassVar[bool] = True  # False: a stand-in device, its times made up
+
     @pytest.fixture
     def backend(self) -> Backend:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    @pytest.fixture(autouse=True)
+    def latkit_home(self, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+        """A fresh LATKIT_HOME per test, so nothing touches the user's profiles or caches."""
+        home = tmp_path / "latkit_home"
+        home.mkdir()
+        monkeypatch.setenv("LATKIT_HOME", str(home))
+        return home
+
+    @pytest.fixture
+    def model_cache(self, tmp_path_factory: pytest.TempPathFactory) -> Path:
+        """One export/conversion cache for the session's suite tests: each block is converted once."""
+        path = tmp_path_factory.getbasetemp() / "latkit_model_cache"
+        path.mkdir(exist_ok=True)
+        return path
+
+    def _timed(self) -> None:
+        if not self.measures_hardware:
+            pytest.skip("a stand-in device: its times are made up, so their order means nothing")
 
     def test_identity(self, backend: Backend) -> None:
         assert isinstance(backend.name, str) and backend.name
         assert isinstance(backend.runtime, str) and backend.runtime
         ok, why = type(backend).available()
         assert ok, why
+
+    def test_registered(self, backend: Backend) -> None:
+        assert issubclass(type(backend), backend_class(self.registered_as or backend.name))
 
     def test_fingerprint_names_runtime(self, backend: Backend) -> None:
         fp = backend.fingerprint()
@@ -67,6 +105,7 @@ class BackendSuite:
         assert stats.iqr_ms >= 0 and stats.cv >= 0
 
     def test_bigger_block_is_slower(self, backend: Backend) -> None:
+        self._timed()
         small = measure(backend, block_spec(SMALL), FAST).median_ms
         large = measure(backend, block_spec(LARGE), FAST).median_ms
         assert large > small

@@ -1,6 +1,16 @@
-"""The shared test suite every search space must pass.
+"""The shared test suite every search space must pass, shipped with latkit
+(as ``optuna.testing`` is) so a third-party space is checked the same way.
 
-Subclass :class:`SpaceSuite` and provide a ``space`` fixture.
+Subclass :class:`SpaceSuite` and provide a ``space`` fixture::
+
+    from latency_kit.testing.spaces import SpaceSuite
+
+    class TestMySpace(SpaceSuite):
+        @pytest.fixture
+        def space(self):
+            return get_space("my-space")
+
+It needs no other fixture; a network is built and run once, with torch on the CPU.
 """
 
 from __future__ import annotations
@@ -9,13 +19,20 @@ import numpy as np
 import pytest
 
 from latency_kit.errors import ArchError
-from latency_kit.spaces import SearchSpace
+from latency_kit.spaces import SearchSpace, space_class, takes_resolution
 
 
 class SpaceSuite:
     @pytest.fixture
     def space(self) -> SearchSpace:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def test_registered(self, space: SearchSpace) -> None:
+        assert issubclass(type(space), space_class(space.name))
+
+    def test_resolution_option_declared(self, space: SearchSpace) -> None:
+        if takes_resolution(space):
+            assert all(int(r) > 0 for r in getattr(space, "resolutions"))
 
     def test_sample_is_seeded(self, space: SearchSpace) -> None:
         a = [space.format(space.sample(np.random.default_rng(7))) for _ in range(2)]
