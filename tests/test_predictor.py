@@ -17,14 +17,16 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from latency_kit import LatencyPredictor, load_profile
 from latency_kit.api import build_profile
 from latency_kit.backends.onnxruntime import OnnxRuntimeBackend
-from latency_kit.measure.calibration import (FILE, JOURNAL, calibrate, read_calibration, sample_archs,
-                                     write_calibration)
+from latency_kit.measure.calibration import JOURNAL, calibrate, sample_archs
+from latency_kit.profiles.calibration_file import FILE, read_calibration, write_calibration
 from latency_kit.cli import main
 from latency_kit.measure.engine import MeasureSettings
 from latency_kit.errors import MissingEntryError
 from latency_kit.lut import LatencyTable
 from latency_kit.predict.features import (DEFAULT_RECIPE, GENERIC_RECIPE, GROUP_FEATURES, KERNEL_FEATURES,
-                                  KERNEL_RECIPE, recipe_for, ridge_fit)
+                                  KERNEL_RECIPE, recipe_for)
+from latency_kit.predict.predictor import fit_predictor
+from latency_kit.predict.ridge import ridge_fit
 from latency_kit.spaces import get_space
 
 TINY = MeasureSettings(warmup_ms=2.0, min_warmup_runs=1, repeats=3, batch_ms=0.5, retries=0)
@@ -180,6 +182,16 @@ def test_profile_predict_is_the_sklearn_predictor(profile) -> None:
     assert isinstance(profile.predictor, LatencyPredictor)
     assert np.allclose(profile.predict_many(archs), profile.predictor.predict_archs(profile.features, archs),
                        rtol=1e-12)
+
+
+def test_one_fit_behind_predict_and_predictor(profile) -> None:
+    """``Profile.predictor`` wraps the fit ``predict`` uses; fitting the estimator anew agrees."""
+    archs = sample_archs(profile.space, 30, seed=13)
+    assert profile.predictor.linear_ is profile.linear_fit
+    wrapped = profile.predictor.predict_archs(profile.features, archs)
+    assert np.array_equal(profile.predict_many(archs), wrapped)
+    refit = fit_predictor(profile.features, profile.calibration())
+    assert np.array_equal(refit.predict_archs(profile.features, archs), wrapped)
 
 
 def test_load_and_predict_do_not_import_sklearn(profile_dir) -> None:

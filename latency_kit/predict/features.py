@@ -1,4 +1,4 @@
-"""Features of architectures for the latency predictor, and its linear core.
+"""Features of architectures for the latency predictor.
 
 Every block key of a profile gets one row of per-block values, computed once:
 its LUT median, the same split by block group (stem, stages, head) and by
@@ -14,9 +14,9 @@ held-out accuracy picked a different set for ONNX Runtime on a CPU than for
 torch on a GPU (``benchmarks/results_predictor.md``).
 
 This module imports no scikit-learn (whose import alone takes about 1.7 s of
-CPU here, in scipy.stats), so loading a profile and refitting its default
-linear predictor stays well under a second; :mod:`latency_kit.predict.predictor`
-wraps the same core in a scikit-learn estimator.
+CPU here, in scipy.stats), nor does the predictor's fit
+(:mod:`latency_kit.predict.ridge`), so loading a profile and refitting its
+predictor stays well under a second.
 """
 
 from __future__ import annotations
@@ -172,56 +172,3 @@ class FeatureTable:
 
     def lut_sum(self, archs: Sequence[Any]) -> np.ndarray:
         return self.transform(archs, ("lut",))[:, 0]
-
-
-# -- the linear core (weighted ridge in numpy) ------------------------------------
-def ridge_fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float | np.ndarray,
-              relative: bool) -> "LinearFit":
-    """Weighted ridge on standardised features; ``relative`` weights rows by 1/y².
-
-    ``alpha`` is one penalty for every column or one per column. Equivalent
-    to scikit-learn's ``Ridge`` with sample weights on the standardised
-    matrix (the intercept is not penalised).
-    """
-    fit_weight = weight / np.maximum(np.abs(y), 1e-12) ** 2 if relative else weight
-    fit_weight = fit_weight * (weight.sum() / fit_weight.sum())  # same total as the user's
-    mean = np.average(X, axis=0, weights=weight)
-    scale = np.sqrt(np.average((X - mean) ** 2, axis=0, weights=weight))
-    scale = np.where(scale > 1e-12 * np.maximum(1.0, np.abs(mean)), scale, 1.0)
-    Z = (X - mean) / scale
-    z_mean = np.average(Z, axis=0, weights=fit_weight)
-    y_mean = float(np.average(y, weights=fit_weight))
-    Zc, yc = Z - z_mean, y - y_mean
-    penalty = np.broadcast_to(np.asarray(alpha, dtype=float), (Z.shape[1],))
-    gram = (Zc * fit_weight[:, None]).T @ Zc + np.diag(penalty)
-    coef = np.linalg.lstsq(gram, (Zc * fit_weight[:, None]).T @ yc, rcond=None)[0]
-    return LinearFit(mean, scale, coef, y_mean - float(z_mean @ coef))
-
-
-class LinearFit:
-    """A fitted linear model on standardised features: ``((X - mean) / scale) @ coef + b``."""
-
-    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float):
-        self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, intercept
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return ((np.asarray(X, float) - self.mean) / self.scale) @ self.coef + self.intercept
-
-
-def calibration_data(table: FeatureTable, entries: Sequence[dict[str, Any]],
-                     names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """Feature matrix and measured ms of calibration ``entries`` (``{"arch", "stats"}``)."""
-    archs = [table.space.parse(e["arch"]) for e in entries]
-    y = np.array([float(e["stats"]["median_ms"]) for e in entries])
-    return table.transform(archs, names), y
-
-
-def fit_default(table: FeatureTable, entries: Sequence[dict[str, Any]]) -> LinearFit | None:
-    """The profile's predictor: ridge on ``table.recipe``; ``None`` without entries.
-
-    Deterministic (a closed-form solve), so every load gives the same model.
-    """
-    if not entries:
-        return None
-    X, y = calibration_data(table, entries, table.recipe.features)
-    return ridge_fit(X, y, np.ones(len(y)), table.recipe.alphas(), relative=True)

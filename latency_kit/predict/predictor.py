@@ -6,6 +6,11 @@ does not, while head layers and late stages run slower inside it (DESIGN.md
 §4). :class:`LatencyPredictor` learns that gap from a few whole-network
 measurements (the profile's ``calibration.json``), on the features of
 :class:`latency_kit.predict.features.FeatureTable`.
+
+This is the scikit-learn face of the predictor. Its engine, and the one fit
+of a profile's predictor, is :mod:`latency_kit.predict.ridge` (numpy only);
+``Profile.predictor`` is that fit wrapped by :meth:`LatencyPredictor.from_fit`,
+not a second fit.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from latency_kit.predict.features import (DEFAULT_ALPHA, DEFAULT_FEATURES, PENALTY, FeatureTable, Recipe,
-                       calibration_data, ridge_fit)
+from latency_kit.predict.features import DEFAULT_ALPHA, DEFAULT_FEATURES, PENALTY, FeatureTable, Recipe
+from latency_kit.predict.ridge import LinearFit, calibration_data, ridge_fit
 
 # -- the estimator ------------------------------------------------------------
 try:  # scikit-learn >= 1.6
@@ -39,7 +44,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
     (``fit``/``predict`` take any matrix). ``model`` picks the regressor:
 
     - ``"ridge"``: linear, with a small L2 penalty on standardised features
-      (closed form in numpy: :func:`latency_kit.predict.features.ridge_fit`);
+      (closed form in numpy: :func:`latency_kit.predict.ridge.ridge_fit`);
     - ``"huber"``: linear, robust to the odd calibration net measured during a
       slow stretch of the machine;
     - ``"gbr"``: gradient-boosted trees (needs many more calibration nets).
@@ -78,7 +83,7 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
         if self.model not in MODELS:
             raise ValueError(f"model must be one of {MODELS}, got {self.model!r}")
         # Every model sees the same standardised features; ridge is the numpy core
-        # that profiles use directly (latency_kit.predict.features.ridge_fit).
+        # that profiles use directly (latency_kit.predict.ridge.ridge_fit).
         self.linear_ = ridge_fit(X, y, weight, self._alphas(X.shape[1]), self.relative)
         self.estimator_ = None
         if self.model != "ridge":
@@ -87,6 +92,20 @@ class LatencyPredictor(RegressorMixin, BaseEstimator):
             fit_weight = fit_weight * (weight.sum() / fit_weight.sum())
             self.estimator_.fit(self._standardise(X), y, sample_weight=fit_weight)
         return self
+
+    @classmethod
+    def from_fit(cls, fit: LinearFit, recipe: Recipe) -> "LatencyPredictor":
+        """The ridge predictor of ``recipe`` around an engine fit already made, not refitted.
+
+        ``fit`` is :func:`latency_kit.predict.ridge.fit_calibration`'s result
+        (``Profile.predictor`` wraps the profile's own fit this way); it
+        becomes :attr:`linear_`. ``predict`` then gives ``fit``'s numbers.
+        """
+        predictor = cls(features=recipe.features, penalised=recipe.penalised)
+        predictor.linear_ = fit
+        predictor.estimator_ = None
+        predictor.n_features_in_ = len(fit.coef)
+        return predictor
 
     def _alphas(self, columns: int) -> float | np.ndarray:
         if not self.penalised:

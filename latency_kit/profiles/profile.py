@@ -157,27 +157,31 @@ class Profile:
         return self.features.lut_sum(self._archs(archs))
 
     @cached_property
-    def _model(self):
-        # The default predictor's closed-form fit (numpy only: no scikit-learn
-        # import, so load + refit stays well under a second); None without data.
-        from latency_kit.predict.features import fit_default
+    def linear_fit(self):
+        """The predictor's one fit (:func:`latency_kit.predict.ridge.fit_calibration`)
+        on ``calibration.json``, or ``None`` when the profile has no calibration
+        networks. Numpy only (no scikit-learn import), deterministic, so every
+        load refits the same model well under a second."""
+        from latency_kit.predict.ridge import fit_calibration
 
-        return fit_default(self.features, self.calibration())
+        return fit_calibration(self.features, self.calibration())
 
     @cached_property
     def predictor(self):
-        """The :class:`~latency_kit.predict.predictor.LatencyPredictor` refit from
-        ``calibration.json`` (deterministic, so identical on every load; it
-        gives the same numbers as :meth:`predict`), or ``None`` when the
-        profile has no calibration networks."""
-        from latency_kit.predict.predictor import fit_predictor
+        """:attr:`linear_fit` as a :class:`~latency_kit.predict.predictor.LatencyPredictor`
+        (the same fitted object, not a refit: it gives :meth:`predict`'s numbers),
+        or ``None`` when the profile has no calibration networks. Imports
+        scikit-learn."""
+        if self.linear_fit is None:
+            return None
+        from latency_kit.predict.predictor import LatencyPredictor
 
-        return fit_predictor(self.features, self.calibration())
+        return LatencyPredictor.from_fit(self.linear_fit, self.features.recipe)
 
     @property
     def predictor_kind(self) -> str:
         """``"calibrated"`` (LUT features + fitted predictor) or ``"lut-sum"``."""
-        return "lut-sum" if self._model is None else "calibrated"
+        return "lut-sum" if self.linear_fit is None else "calibrated"
 
     @property
     def predictor_identity(self) -> str:
@@ -188,9 +192,9 @@ class Profile:
         """
         if self.predictor_kind != "calibrated":
             return self.predictor_kind
-        recipe = self.features.recipe
-        alphas = ",".join(f"{a:g}" for a in recipe.alphas())
-        return f"ridge({','.join(recipe.features)}; alpha {alphas})"
+        from latency_kit.predict.ridge import describe
+
+        return describe(self.features.recipe)
 
     def predict(self, arch: Any) -> float:
         """Predicted whole-network latency of ``arch`` (object or string) in ms."""
@@ -204,9 +208,9 @@ class Profile:
         raw LUT sum (see :attr:`predictor_kind`).
         """
         archs = self._archs(archs)
-        if self._model is None:
+        if self.linear_fit is None:
             return self.features.lut_sum(archs)
-        return self._model.predict(self.features.transform(archs, self.features.recipe.features))
+        return self.linear_fit.predict(self.features.transform(archs, self.features.recipe.features))
 
     def calibration(self) -> list[dict[str, Any]]:
         """Whole-network measurements stored with the profile (may be empty)."""

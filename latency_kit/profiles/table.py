@@ -39,7 +39,7 @@ class TableProfile(Profile):
         self.entries = entries
 
     predictor = None  # the table is the measurement; nothing is fitted
-    _model = None
+    linear_fit = None
 
     @property
     def predictor_kind(self) -> str:
