@@ -27,7 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from latency_kit import journal
-from latency_kit.backends.base import Backend
+from latency_kit.backends.base import Backend, ModelSpec
 from latency_kit.measure.engine import MeasureSettings, measure_interleaved
 from latency_kit.profiles.calibration_file import FILE, read_calibration, write_calibration
 from latency_kit.spaces import SearchSpace
@@ -89,8 +89,6 @@ def measure_archs(backend: Backend, space: SearchSpace, archs: Sequence[Any], ba
     With ``journal_path``, finished chunks are journaled and networks already
     in the journal are not measured again; nor are those in ``known``.
     """
-    from latency_kit.api import arch_spec
-
     texts = [space.format(a) for a in archs]
     done = dict(known or {})
     if journal_path:
@@ -101,7 +99,7 @@ def measure_archs(backend: Backend, space: SearchSpace, archs: Sequence[Any], ba
         progress(len(archs) - len(todo), len(archs), "")
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
-        specs = [arch_spec(space, archs[i], batch) for i in part]
+        specs = [ModelSpec.for_arch(space, archs[i], batch) for i in part]
         for i, stats in zip(part, measure_interleaved(backend, specs, rounds, settings)):
             done[texts[i]] = stats
             if journal_path:

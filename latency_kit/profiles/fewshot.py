@@ -12,7 +12,8 @@ Nothing fitted is stored: loading refits :class:`latency_kit.predict.transfer.Fe
 from these numbers (closed form, so identical every time). Predicting asks the
 source profiles for the architectures and maps their latencies to this
 device. If a source profile was rebuilt since, its latencies at the measured
-architectures differ from the stored ones and loading says so.
+architectures differ from the stored ones and loading says so. Measuring the
+reference networks on a device is :mod:`latency_kit.measure.fewshot`'s part.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ import hashlib
 import json
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -248,33 +249,3 @@ def build_fewshot_profile(space: str | SearchSpace, sources: Sequence[Profile],
                     space_options=space_options, fingerprint=fingerprint, settings=settings,
                     status="complete", shots=len(archs), data_digest=_digest(data)).write(out_path)
     return FewShotProfile.load(out_path)
-
-
-def measure_fewshot_profile(device: str, sources: Sequence[Profile], n: int,
-                            name: str | None = None, out: str | Path | None = None,
-                            rounds: int = 3, settings: Any = None, batch: int = 1,
-                            on_round: Callable[[int], None] | None = None,
-                            **backend_options: Any) -> FewShotProfile:
-    """Measure ``n`` reference networks on ``device`` and write a few-shot profile.
-
-    The references are measured interleaved over ``rounds`` rounds
-    (:func:`latency_kit.measure.engine.measure_interleaved`), so a slow stretch of the
-    machine hits one round of every network rather than all of one.
-    """
-    from latency_kit.api import arch_spec, default_profile_name
-    from latency_kit.backends import open_backend
-    from latency_kit.measure.engine import MeasureSettings, measure_interleaved
-
-    space = sources[0].space
-    refs = reference_archs(space, sources, n)
-    settings = settings or MeasureSettings()
-    with open_backend(device, batch=batch, **backend_options) as backend:
-        fingerprint = {**backend.fingerprint(), "batch": batch}
-        runtime = backend.runtime
-        measured = measure_interleaved(backend, [arch_spec(space, a, batch) for a in refs],
-                                       rounds=rounds, settings=settings, on_round=on_round)
-    name = name or f"{default_profile_name(device, backend_options.get('threads'), batch)}-fewshot"
-    return build_fewshot_profile(
-        space, sources, [(a, s.median_ms) for a, s in zip(refs, measured)], name, out=out,
-        device=device, backend=runtime, fingerprint=fingerprint,
-        settings={"rounds": rounds, **settings.to_dict()}, stats=[s.to_dict() for s in measured])
