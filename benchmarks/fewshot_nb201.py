@@ -27,10 +27,8 @@ from scipy.stats import spearmanr
 from latency_kit.predict.transfer import FewShotTransfer, SourceScale, select_references
 from latency_kit.safe_pickle import safe_load
 
-HELP_TRAIN = ("1080ti_1", "1080ti_32", "1080ti_256", "silver_4114", "silver_4210r", "samsung_a50",
-              "pixel3", "essential_ph_1", "samsung_s7",              # HELP meta-train
-              "titanx_1", "titanx_32", "titanx_256", "gold_6240")    # HELP meta-valid
-HELP_TEST = ("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss")
+from _common import HELP_TEST, HELP_TRAIN, REFDATA, help_nb201
+
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
@@ -59,11 +57,9 @@ def nb201_macs(archs: list[str]) -> np.ndarray:
 
 
 def load(refdata: Path):
+    """Arch strings, latency per HELP device (ms) and HELP's 10 embedding architectures."""
+    archs, lat = help_nb201(refdata, HELP_TRAIN + HELP_TEST)
     root = refdata / "help" / "nasbench201"
-    idx = safe_load(root / "str_arch2idx.pt")
-    archs = [a for a, _ in sorted(idx.items(), key=lambda kv: kv[1])]
-    lat = {d: np.asarray(safe_load(root / "latency" / f"{d}.pt"), dtype=float)
-           for d in HELP_TRAIN + HELP_TEST}
     help10 = [int(i) for i in safe_load(root / "hardware_embedding_index.pt")]
     return archs, lat, help10
 
@@ -76,7 +72,7 @@ def onehot(archs: list[str]) -> np.ndarray:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--refdata", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "refdata")
+                        default=REFDATA)
     parser.add_argument("--shots", type=int, nargs="+", default=[5, 10, 20])
     parser.add_argument("--random-seeds", type=int, default=5)
     parser.add_argument("--cpu-check", type=int, default=0, metavar="K",

@@ -32,8 +32,7 @@ import numpy as np
 
 from latency_kit.errors import LatkitError
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from fewshot_nb201 import HELP_TEST, HELP_TRAIN, load  # noqa: E402
+from _common import HELP_TEST, HELP_TRAIN, REFDATA, help_nb201
 
 QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 
@@ -41,7 +40,7 @@ QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--refdata", type=Path,
-                        default=Path(__file__).resolve().parents[2] / "shared" / "refdata")
+                        default=REFDATA)
     parser.add_argument("--dataset", default="cifar10-test",
                         help="accuracy column of nb201_accuracies.json")
     parser.add_argument("--quick", action="store_true", help="small training settings (smoke run)")
@@ -55,8 +54,8 @@ def main() -> int:
     import torch
 
     from latency_kit.spaces import SPACES, get_space
-    from nas.accuracy import TableAccuracy
-    from nas.costs import TableCost
+    from nas.sources.accuracy import TableAccuracy
+    from nas.sources.costs import TableCost
     from nas.multidevice import MultiDevicePNAG, PredictedCost
     from nas.pnag import PNAG, settings_from
 
@@ -65,7 +64,7 @@ def main() -> int:
         return 2
     torch.set_num_threads(args.threads)
     space = get_space("nb201")
-    archs, lat, _ = load(args.refdata)
+    archs, lat = help_nb201(args.refdata, HELP_TRAIN + HELP_TEST)
     parsed = [space.parse(a) for a in archs]
     table = json.loads((args.refdata / "nb201_minibench" / "nb201_accuracies.json").read_text())
     col = table["columns"].index(args.dataset)

@@ -17,26 +17,21 @@ answers from; the shipped models are loaded, Note10 is trained here):
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-REFDATA = Path(os.environ.get("LATKIT_REFDATA", Path(__file__).resolve().parents[2] / "shared" / "refdata"))
+from _common import REFDATA
+
 
 
 def load_shipped(name: str):
     """The shipped model of profile ``name`` for the default sources and policy."""
-    from nas import store
-    from nas.accuracy import resolve_accuracy
-    from nas.costs import resolve_cost
-    from nas.pnag import settings_for
+    from nas import api
 
-    cost = resolve_cost(None, name, None)
-    accuracy = resolve_accuracy(None, cost.space)
-    model, _, trained = store.load_or_train(cost.space, cost, accuracy, settings_for(accuracy))
+    model, _, trained = api.load_or_fit(device=name)
     if trained:
         print(f"{name}: no shipped model for this code; trained one", file=sys.stderr)
     return model
@@ -53,7 +48,7 @@ def report(name: str, model, strong: int) -> None:
                              np.log(f.high), 8))
     top = np.clip(top, f.low, f.high)
     answers = [model.generate(float(b)).best for b in top]
-    queries = strong * len(model.lookups.values)
+    queries = strong * len(model.lookups.scores)
     evo = get_baseline("evolution").search(model.space, model.accuracy, model.cost, list(top),
                                            queries, 0, free_cost=True)
     unit = "MAdds" if model.unit == "madds" else "ms"
@@ -82,8 +77,8 @@ def main() -> int:
         return 0
     from latency_kit.formats import import_tables
     from latency_kit.spaces import get_space
-    from nas.accuracy import resolve_accuracy
-    from nas.costs import ProfileCost
+    from nas.sources.accuracy import resolve_accuracy
+    from nas.sources.costs import ProfileCost
     from nas.pnag import PNAG
 
     space = get_space("ofa-mbv3")

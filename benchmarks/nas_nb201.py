@@ -46,23 +46,19 @@ from pathlib import Path
 
 import numpy as np
 
+from _common import REFDATA, help_nb201
+
 DEVICES = ["pixel3", "samsung_a50", "raspi4", "gold_6240", "titan_rtx_1", "fpga"]
 DATASETS = {"cifar10": "cifar10-test", "cifar100": "cifar100-test", "imagenet16-120": "imagenet-test"}
-REFDATA = Path(__file__).resolve().parents[2] / "shared" / "refdata"
 
 
 def load_nb201(refdata: Path, devices: list[str], column: str):
     """Arch strings by index, accuracy per arch (percent), latency per device (ms)."""
-    from latency_kit.safe_pickle import safe_load
-
-    root = refdata / "help" / "nasbench201"
-    index = safe_load(root / "str_arch2idx.pt")
-    archs = [a for a, _ in sorted(index.items(), key=lambda kv: kv[1])]
+    archs, lat = help_nb201(refdata, devices)
     table = json.loads((refdata / "nb201_minibench" / "nb201_accuracies.json").read_text())
     col = table["columns"].index(column)
     by_str = {row[1]: float(row[col]) for row in table["rows"]}
     acc = np.array([by_str[a] for a in archs])
-    lat = {d: np.asarray(safe_load(root / "latency" / f"{d}.pt"), dtype=float) for d in devices}
     return archs, acc, lat
 
 
@@ -129,8 +125,8 @@ def main() -> int:
         return 2
 
     from latency_kit.spaces import get_space
-    from nas.accuracy import TableAccuracy
-    from nas.costs import TableCost
+    from nas.sources.accuracy import TableAccuracy
+    from nas.sources.costs import TableCost
     from nas.pnag import PNAG, settings_for
 
     space = get_space("nb201")
@@ -154,22 +150,22 @@ def main() -> int:
             start = time.perf_counter()
             model.fit()
             train_s = time.perf_counter() - start
-            train_queries = len(model.lookups.values)
+            train_queries = len(model.lookups.scores)
             results = {}
             for variant, ask in (("PNAG", model.generate),
                                  ("PNAG-R", lambda b: model.search(b, rerank=0, archive=False))):
-                before = len(model.lookups.values)
+                before = len(model.lookups.scores)
                 t = time.perf_counter()
                 gens = [ask(float(b)) for b in budgets]
                 gen_s = time.perf_counter() - t
                 chosen = [index_of[g.best.arch] for g in gens]
-                queries = train_queries + (len(model.lookups.values) - before)
+                queries = train_queries + (len(model.lookups.scores) - before)
                 results[variant] = score(variant, chosen, budgets, lat, acc, optimum, front_hv, acc_ref,
                                          train_s + gen_s, queries)
                 results[variant]["ms_per_budget"] = 1000 * gen_s / len(budgets)
                 results[variant]["from_generator"] = sum(g.best.origin == "generator" for g in gens)
             acc_q = results["PNAG"]["queries"]
-            all_q = len(set(model.lookups.values) | set(model.lookups.costs))
+            all_q = len(set(model.lookups.scores) | set(model.lookups.costs))
             results["PNAG"]["distinct"] = all_q
             allowances = {"free": acc_q, "acc": acc_q, "all": all_q}
             for tag in args.baseline_queries:

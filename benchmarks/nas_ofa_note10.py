@@ -37,7 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-REFDATA = Path(os.environ.get("LATKIT_REFDATA", Path(__file__).resolve().parents[2] / "shared" / "refdata"))
+from _common import REFDATA
+
 BUDGETS = [15, 20, 25, 30, 35, 40, 45, 50, 55, 60]
 
 
@@ -87,9 +88,9 @@ def main() -> int:
 
     from latency_kit.formats import import_tables
     from latency_kit.spaces import get_space
-    from nas.accuracy import OFAPredictorAccuracy
+    from nas.sources.accuracy import OFAPredictorAccuracy
     from nas.baselines import get_baseline
-    from nas.costs import ProfileCost
+    from nas.sources.costs import ProfileCost
     from nas.pnag import PNAG, settings_for
 
     space = get_space("ofa-mbv3")
@@ -106,7 +107,7 @@ def main() -> int:
         train_s = time.perf_counter() - start
         budgets = sorted(set(float(b) for b in BUDGETS) | {round(p[2], 2) for p in published})
         gens = [model.generate(b) for b in budgets]
-        queries = len(model.lookups.values)
+        queries = len(model.lookups.scores)
         evo = {}
         for tag, q in (("1x", queries), (f"{args.strong}x", args.strong * queries)):
             t = time.perf_counter()

@@ -11,12 +11,12 @@ latency (from the folder name) and the relative error.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 from pathlib import Path
 
-REFDATA = Path(os.environ.get("LATKIT_REFDATA", Path(__file__).resolve().parents[2] / "shared" / "refdata"))
+from _common import REFDATA
+
 RESOLUTIONS = (160, 176, 192, 208, 224)
 
 

@@ -19,7 +19,8 @@ count or batch, and one or more resolutions it:
    process's measurement agrees with the other processes' median, and with
    4 or more processes how well two independent truths (the medians of two
    halves of the processes) agree with each other, averaged over the ways to
-   split them, and the Kendall tau a noise-free predictor could reach.
+   split them, and the Kendall tau a noise-free predictor could reach
+   (``latency_kit.measure.validation``'s ``truth_noise`` and ``tau_ceiling``).
 
 Examples::
 
@@ -54,7 +55,7 @@ from latency_kit.predict.predictor import LatencyPredictor, fit_predictor
 from latency_kit.measure.processes import level_normalised, levels, measure_in_processes
 from latency_kit.spaces import get_space
 from latency_kit.stats import LatencyStats
-from latency_kit.measure.validation import baselines, metrics, truth_noise
+from latency_kit.measure.validation import baselines, median_noise, metrics, tau_ceiling, truth_noise
 
 HELDOUT_SEED = 1000
 TARGETS = "targets: >=99% within ±10%, >=90% within ±5%, Kendall tau >= 0.95"
@@ -150,29 +151,10 @@ def noise_floor(per_pass: np.ndarray) -> dict[str, Any] | None:
     return out
 
 
-def split_half_noise(per_pass: np.ndarray) -> float:
-    """Per-network noise (sd of log) of the median over all processes, from split halves.
-
-    log(half A / half B) has twice the variance of one half's noise, and a
-    half has twice the noise variance of the whole (variance falling as
-    1/processes), so the whole's noise is a quarter of that variance; the
-    result is averaged over splits.
-    """
-    var = [np.log(first / second).var() for first, second in split_medians(per_pass)]
-    return float(np.sqrt(np.mean(var) / 4)) if var else 0.0
-
-
-def split_tau_ceiling(split_tau: float, half: int, processes: int) -> float:
-    """Estimated Kendall tau of a noise-free predictor against a ``processes``-process truth.
-
-    ``split_tau`` is the agreement of two independent ``half``-process truths.
-    With the share of discordant pairs proportional to the standard deviation
-    of the noise in a pair's comparison, and the noise variance of a median
-    over n processes proportional to 1/n, the split-half comparison has
-    ``sqrt(2 * processes / half)`` times the noise of a noise-free predictor
-    against the ``processes``-process truth.
-    """
-    return 1 - (1 - split_tau) * float(np.sqrt(half / (2 * processes)))
+def process_noise(per_pass: np.ndarray) -> dict[str, float] | None:
+    """The truth's noise by the package's estimator (:func:`truth_noise`, as
+    ``latkit validate`` reports it), from the per-process medians ``[process, network]``."""
+    return truth_noise([LatencyStats.from_samples(per_pass[:, i]) for i in range(per_pass.shape[1])])
 
 
 def linear_oracle(table, archs, truth: np.ndarray) -> np.ndarray:
@@ -217,13 +199,13 @@ def lut_repeats(profile, entries, archs, truth: np.ndarray, per_pass: np.ndarray
     res = np.array(residuals)
     corr = np.corrcoef(res)[np.triu_indices(count, 1)]
     shared = float(res.mean(axis=0).std())
-    # The truth's own noise, from its two halves: log(half A / half B) has twice
-    # the variance of one half's noise, and one half twice that of the whole.
-    noise = split_half_noise(per_pass)
+    # The truth's own noise (the median over the processes), by the package's estimator.
+    estimate = process_noise(per_pass)
+    noise = estimate["noise_pct"] / 100 if estimate else 0.0
     print(f"\nOracle residuals: {100 * float(res.std(axis=1).mean()):.2f}% per table; correlation "
           f"between tables {corr.mean():.2f} (min {corr.min():.2f}); the part they share "
           f"{100 * shared:.2f}%, of which the truth's own noise (median of {len(per_pass)} "
-          f"processes, from split halves) is about {100 * noise:.2f}%, leaving about "
+          f"processes, `truth_noise`) is about {100 * noise:.2f}%, leaving about "
           f"{100 * np.sqrt(max(shared ** 2 - noise ** 2, 0.0)):.2f}% that no table "
           f"measured this way removes\n")
 
@@ -409,26 +391,27 @@ def main() -> None:
               f"{100 * floor['median_spread']:.1f}%, max {100 * floor['max_spread']:.1f}%\n")
         if "split_half" in floor:
             half = floor["split_half"]
-            h, p, tau = half["processes_each"], floor["processes"], half["kendall_tau"]
+            h, tau = half["processes_each"], half["kendall_tau"]
             print(f"Two independent truths, each the median of {h} processes, against each "
                   f"other (mean over {half['splits']} ways to split the processes): within ±5% "
                   f"{100 * half['within_5pct']:.1f}%, within ±10% {100 * half['within_10pct']:.1f}%, "
                   f"Kendall τ {tau:.3f} (splits range {half['kendall_tau_min']:.3f}-"
                   f"{half['kendall_tau_max']:.3f}). A noise-free "
-                  f"predictor would do better, since only one side of each comparison is noisy. "
-                  f"Estimated Kendall τ ceiling (discordant pairs in proportion to the noise's "
-                  f"spread, noise variance falling as 1/processes): "
-                  f"{split_tau_ceiling(tau, h, h):.3f} against a {h}-process truth, "
-                  f"{split_tau_ceiling(tau, h, p):.3f} against this "
-                  f"run's {p}-process truth\n")
-        noise = truth_noise([LatencyStats.from_samples(per_pass[:, i])
-                             for i in range(per_pass.shape[1])])
+                  f"predictor would do better, since only one side of each comparison is noisy.\n")
+        noise = process_noise(per_pass)
         if noise:
-            print(f"The same from the processes' spread, assuming normal noise "
+            half_truth = ""
+            if "split_half" in floor:
+                h = floor["split_half"]["processes_each"]
+                sd = median_noise(noise["process_noise_pct"] / 100, h)
+                half_truth = (f" (against a {h}-process truth "
+                              f"≈ {tau_ceiling(np.median(per_pass, axis=0), sd):.3f})")
+            print(f"The truth's noise from the processes' spread, assuming normal noise "
                   f"(`latency_kit.measure.validation.truth_noise`, as `latkit validate` prints it): one "
                   f"process ±{noise['process_noise_pct']:.2f}% per network, the median of "
                   f"{noise['processes']} ±{noise['noise_pct']:.2f}%; a noise-free predictor would "
-                  f"reach Kendall τ ≈ {noise['kendall_tau_ceiling']:.3f} against this truth\n")
+                  f"reach Kendall τ ≈ {noise['kendall_tau_ceiling']:.3f} against this truth"
+                  f"{half_truth}\n")
     if args.luts > 1 and len(per_pass) >= 2:
         lut_repeats(profile, entries, heldout, truth, per_pass, args.luts, args, cache, tag, use)
     sp = speed(Path(profile.path))

@@ -11,7 +11,7 @@ Usage::
 
     python benchmarks/proxy_choice.py --archs 300 --nb201 300
 
-Prints a markdown table per space. The default proxy in ``nas/proxies.py`` is
+Prints a markdown table per space. The default proxy in ``nas/sources/proxies.py`` is
 chosen from these figures (see ``benchmarks/results_proxies.md``).
 """
 
@@ -19,14 +19,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import kendalltau, spearmanr
 
-REFDATA = Path(os.environ.get("LATKIT_REFDATA", Path(__file__).resolve().parents[2] / "shared" / "refdata"))
+from _common import REFDATA
+
 
 
 def score_all(space, archs, names, reference):
@@ -35,7 +35,7 @@ def score_all(space, archs, names, reference):
     CPU time is reported next to wall time because on a shared machine wall
     time mostly measures the other processes.
     """
-    from nas.proxies import get_proxy
+    from nas.sources.proxies import get_proxy
 
     out = {}
     for name in names:
@@ -69,7 +69,7 @@ def table(title, reference, results):
 
 def ofa_part(n: int, seed: int, names: list[str]) -> str:
     from latency_kit.spaces import get_space
-    from nas.accuracy import OFAPredictorAccuracy
+    from nas.sources.accuracy import OFAPredictorAccuracy
 
     space = get_space("ofa-mbv3")
     rng = np.random.default_rng(seed)
@@ -98,7 +98,7 @@ def nb201_part(n: int, seed: int, names: list[str]) -> str:
 
 
 def main() -> None:
-    from nas.proxies import proxy_names
+    from nas.sources.proxies import proxy_names
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--archs", type=int, default=300, help="random ofa-mbv3 architectures")

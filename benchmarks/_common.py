@@ -1,0 +1,38 @@
+"""What the NAS-Bench-201 benchmarks share: HELP's device split and its latency tables.
+
+Imported by name (``from _common import ...``): a script's own folder is the
+first entry of ``sys.path``, so no script edits the path. Files are read by
+the package's readers (:func:`latency_kit.formats.arch_tables.read_index`,
+:func:`~latency_kit.formats.arch_tables.read_help`), as ``latkit lut import
+--format help`` reads them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+
+from latency_kit.formats.arch_tables import read_help, read_index
+
+# The reference data (HELP, NAS-Bench-201, OFA's files): $LATKIT_REFDATA, else ../shared/refdata.
+REFDATA = Path(os.environ.get("LATKIT_REFDATA", Path(__file__).resolve().parents[2] / "shared" / "refdata"))
+HELP_TRAIN = ("1080ti_1", "1080ti_32", "1080ti_256", "silver_4114", "silver_4210r", "samsung_a50",
+              "pixel3", "essential_ph_1", "samsung_s7",              # HELP meta-train
+              "titanx_1", "titanx_32", "titanx_256", "gold_6240")    # HELP meta-valid
+HELP_TEST = ("titan_rtx_256", "gold_6226", "fpga", "pixel2", "raspi4", "eyeriss")
+
+
+def help_nb201(refdata: Path, devices: Iterable[str]) -> tuple[list[str], dict[str, np.ndarray]]:
+    """HELP's NAS-Bench-201 tables: the 15,625 cell strings in index order, and
+    each device's latency (ms) per architecture in that order."""
+    root = refdata / "help" / "nasbench201"
+    index = read_index(root / "str_arch2idx.pt")
+    archs = [index[i] for i in sorted(index)]
+    latency = {}
+    for device in devices:
+        rows = read_help(root / "latency" / f"{device}.pt", index).rows  # position order
+        latency[device] = np.array([float(value) for _, value, _ in rows])
+    return archs, latency
