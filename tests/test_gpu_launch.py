@@ -320,7 +320,7 @@ def test_measure_cli_passes_the_launch_mode_and_reports_it(monkeypatch) -> None:
 
     from click.testing import CliRunner
 
-    import latency_kit.backends as backends
+    import latency_kit.api as api
     from latency_kit.backends.base import Backend, Prepared
     from latency_kit.cli import main
 
@@ -341,7 +341,8 @@ def test_measure_cli_passes_the_launch_mode_and_reports_it(monkeypatch) -> None:
         def run_batch(self, prepared: Prepared, iterations: int) -> float:
             return 0.5
 
-    monkeypatch.setattr(backends, "open_backend", lambda device, **options: Recorder(**options))
+    # `latkit measure` is one call of api.measure_arch, which opens the backend
+    monkeypatch.setattr(api, "open_backend", lambda device, **options: Recorder(**options))
     arch = "|none~0|+|none~0|none~1|+|none~0|none~1|none~2|"
     result = CliRunner().invoke(main, ["measure", "--device", "gpu", "--space", "nb201", "--arch",
                                        arch, "--repeats", "3", "--no-cuda-graph", "--json"])
