@@ -114,7 +114,7 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
         explicit = click.get_current_context().get_parameter_source("space") != ParameterSource.DEFAULT
         from latency_kit.profiles.names import default_profile_name
 
-        if precision != "fp32":  # until profiles/fewshot.py names by precision itself
+        if precision != "fp32":  # until measure/fewshot.py names by precision itself
             name = name or default_profile_name(device, threads, batch, precision)
         return profile_fewshot(device, space if explicit else None, few_shot, sources, name, out,
                                settings=getattr(cls, "measure_settings", None), threads=threads,
