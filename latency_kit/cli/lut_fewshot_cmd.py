@@ -73,7 +73,8 @@ def profile_fewshot(device: str, space: str | None, shots: int | None, sources: 
                     name: str | None, out: Path | None, settings=None, **backend_options) -> None:
     """The ``latkit profile --few-shot N --from ...`` path (called by ``profile``)."""
     from latency_kit.errors import LatkitError
-    from latency_kit.profiles.fewshot import load_sources, measure_fewshot_profile
+    from latency_kit.measure.fewshot import measure_fewshot_profile
+    from latency_kit.profiles.fewshot import load_sources
     from latency_kit.cli.common import console, progress_bar
 
     if not shots or not sources:

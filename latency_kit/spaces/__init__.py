@@ -16,7 +16,6 @@ is imported). It passes :class:`latency_kit.testing.spaces.SpaceSuite`.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Sequence
 
 from latency_kit.errors import LatkitError
@@ -46,16 +45,12 @@ def takes_resolution(space: str | SearchSpace | type[SearchSpace]) -> bool:
     """Whether ``space`` (a registered name, a space or its class) has an input-resolution
     option: a ``resolutions`` constructor argument and attribute (``ofa-mbv3``).
 
-    The class says so with ``takes_resolution: ClassVar[bool]``; a class that
-    does not declare it is asked through its constructor's signature.
-    Raises ``UnknownNameError`` for an unregistered name.
+    The class says so with :attr:`SearchSpace.takes_resolution`. Raises
+    ``UnknownNameError`` for an unregistered name.
     """
     cls = (space if isinstance(space, type) else type(space) if isinstance(space, SearchSpace)
            else space_class(space))
-    declared = getattr(cls, "takes_resolution", None)
-    if declared is None:
-        declared = "resolutions" in inspect.signature(cls).parameters
-    return bool(declared)
+    return bool(cls.takes_resolution)
 
 
 def resolution_options(space: str, resolutions: Sequence[int] | None) -> dict[str, Any]:

@@ -6,9 +6,10 @@ which blocks it consists of. Each block has a lookup-table key that fully
 describes it, so a block can be rebuilt from its key alone (this is what lets
 profiling jobs travel to other processes or machines as plain strings).
 
-A new space is one module with a subclass of :class:`SearchSpace`, registered
-in :mod:`latency_kit.spaces`; ``tests/test_spaces.py`` runs the same suite over
-every registered space.
+A new space is one module with a subclass of :class:`SearchSpace` that
+registers itself (an entry point in the ``latkit.spaces`` group, or the
+``@latency_kit.spaces.register_space`` decorator) and passes the shipped
+suite :class:`latency_kit.testing.spaces.SpaceSuite`.
 
 What the latency predictor knows of a space's blocks comes from two hooks with
 defaults, so a space that overrides neither still works:
@@ -62,6 +63,9 @@ class SearchSpace(ABC, Generic[Arch]):
     """Base class of search spaces. Architectures are immutable and hashable."""
 
     name: ClassVar[str]
+    # Whether the space takes an input-resolution option (a ``resolutions``
+    # constructor argument and attribute); see latency_kit.spaces.takes_resolution.
+    takes_resolution: ClassVar[bool] = False
 
     # -- decisions and encodings -------------------------------------------------
     @abstractmethod

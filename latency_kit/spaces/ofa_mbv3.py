@@ -74,6 +74,7 @@ class OFAMobileNetV3(SearchSpace[OFAArch]):
     """OFA MobileNetV3 w1.2. ``resolutions`` restricts the resolution decision."""
 
     name = "ofa-mbv3"
+    takes_resolution = True
 
     def __init__(self, resolutions: Sequence[int] = RESOLUTIONS):
         resolutions = tuple(sorted(set(int(r) for r in resolutions)))
