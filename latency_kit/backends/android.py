@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable, ClassVar
 
-from latency_kit.measure.engine import MeasureSettings
+from latency_kit.backends.base import MeasureSettings
 from latency_kit.errors import DeviceError, LatkitError
 from latency_kit.jsonio import read_json
 from latency_kit.paths import home

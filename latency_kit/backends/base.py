@@ -10,7 +10,7 @@ Keeping backends this small means a new runtime is one short file that passes
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 
@@ -58,6 +58,31 @@ def _space_options(space: Any) -> tuple[tuple[str, Any], ...]:
     from latency_kit.spaces import takes_resolution
 
     return (("resolutions", tuple(space.resolutions)),) if takes_resolution(space) else ()
+
+
+@dataclass(frozen=True)
+class MeasureSettings:
+    """How hard to measure. The defaults suit blocks of 0.05-20 ms on a CPU.
+
+    Defined with the backends, since a backend may ask for its own
+    (``Backend.measure_settings``: a phone wants few, long batches); the
+    engine (:mod:`latency_kit.measure.engine`) applies them.
+    """
+
+    warmup_ms: float = 30.0
+    min_warmup_runs: int = 2
+    repeats: int = 15
+    batch_ms: float = 2.0
+    max_iterations: int = 200
+    max_rel_iqr: float = 0.10
+    retries: int = 2
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "MeasureSettings":
+        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 @dataclass

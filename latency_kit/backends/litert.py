@@ -14,7 +14,7 @@ from typing import Any
 from latency_kit.errors import MissingExtraError
 from latency_kit.fingerprint import host_fingerprint
 from latency_kit.convert.tflite import cached_tflite, check_precision, converter_version
-from latency_kit.backends import litert_runner
+from latency_kit.runners import litert_runner
 from latency_kit.backends.base import Backend, ModelSpec, Prepared
 
 

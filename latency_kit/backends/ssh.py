@@ -8,7 +8,7 @@ authentication only (``BatchMode``), one multiplexed connection
 (``IdentityFile=...``) come from ``ssh_options`` / ``--ssh-option``.
 
 The pipeline: make a private work dir on the board, copy
-:mod:`latency_kit.backends.litert_runner` there and start it once; per model,
+:mod:`latency_kit.runners.litert_runner` there and start it once; per model,
 ``scp`` the ``.tflite`` file (converted and cached here) and ask the runner to
 load it; ``run_batch`` asks it to time ``n`` inferences on the board's own
 clock, so the network never enters a measurement; ``release`` deletes the
@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 
 from latency_kit.errors import DeviceError, LatkitError
 from latency_kit.convert.tflite import cached_tflite, check_precision, converter_version
-from latency_kit.backends import litert_runner
+from latency_kit.runners import litert_runner
 from latency_kit.backends.base import Backend, ModelSpec, Prepared
 
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")

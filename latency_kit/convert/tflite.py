@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from latency_kit.backends.litert_runner import quiet_fds
+from latency_kit.runners.litert_runner import quiet_fds
 from latency_kit.errors import LatkitError, MissingExtraError
 
 PRECISIONS = ("fp32", "fp16")

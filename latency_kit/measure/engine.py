@@ -11,33 +11,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass, replace
-from typing import Any, Callable, Sequence
+from dataclasses import replace
+from typing import Callable, Sequence
 
 import numpy as np
 
-from latency_kit.backends.base import Backend, ModelSpec, Prepared
+from latency_kit.backends.base import Backend, MeasureSettings, ModelSpec, Prepared
 from latency_kit.stats import LatencyStats
-
-
-@dataclass(frozen=True)
-class MeasureSettings:
-    """How hard to measure. The defaults suit blocks of 0.05-20 ms on a CPU."""
-
-    warmup_ms: float = 30.0
-    min_warmup_runs: int = 2
-    repeats: int = 15
-    batch_ms: float = 2.0
-    max_iterations: int = 200
-    max_rel_iqr: float = 0.10
-    retries: int = 2
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "MeasureSettings":
-        return cls(**{k: v for k, v in data.items() if k in cls.__dataclass_fields__})
 
 
 def warm_up(backend: Backend, prepared: Prepared, settings: MeasureSettings) -> int:
