@@ -37,7 +37,7 @@ def accuracy_function(space):
     """OFA's top-1 predictor where available, else a labelled proxy; (fn, label)."""
     predictor = REFDATA / "ofa" / "acc_predictor.pth"
     if space.name == "ofa-mbv3" and predictor.is_file():
-        from nas.accuracy import OFAPredictorAccuracy
+        from nas.sources.accuracy import OFAPredictorAccuracy
 
         source = OFAPredictorAccuracy(space, predictor)
         return (lambda arch: float(source.score_many([arch])[0]) * 100), "OFA predicted top-1 %"

@@ -49,8 +49,9 @@ from latency_kit.api import build_profile
 from latency_kit.measure.calibration import SETTINGS, sample_archs
 from latency_kit.journal import read_journal
 from latency_kit.paths import cache_dir
-from latency_kit.predict.features import (DEFAULT_FEATURES, DEFAULT_RECIPE, GROUP_FEATURES, KERNEL_RECIPE,
-                                  Recipe, ridge_fit)
+from latency_kit.predict.features import (DEFAULT_FEATURES, DEFAULT_RECIPE, GROUP_FEATURES,
+                                          KERNEL_RECIPE, Recipe)
+from latency_kit.predict.ridge import ridge_fit
 from latency_kit.predict.predictor import LatencyPredictor, fit_predictor
 from latency_kit.measure.processes import level_normalised, levels, measure_in_processes
 from latency_kit.spaces import get_space

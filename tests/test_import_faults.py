@@ -29,7 +29,7 @@ from latency_kit.formats.checks import PLAUSIBLE_MS
 from latency_kit.formats.net_config import read_net_config
 from latency_kit.spaces import get_space
 from nas.budget import estimate_range
-from nas.costs import TableCost, TableProfileCost, resolve_cost
+from nas.sources.costs import TableCost, TableProfileCost, resolve_cost
 
 ERROR_CHARS = 300
 # Six NAS-Bench-201 cells in the string form of NAS-Bench-201's CellStructure.tostr()

@@ -305,7 +305,7 @@ def test_predict_cli_errors(profile_dir) -> None:
 def test_cost_identity_follows_the_predictor_not_only_the_files(profile_dir, monkeypatch) -> None:
     """A generator trained on one predictor's costs must not be reused after it changes."""
     from latency_kit.predict import features
-    from nas.costs import ProfileCost
+    from nas.sources.costs import ProfileCost
 
     calibrated = ProfileCost(None, load_profile(profile_dir)).identity()
     assert "predictor=ridge(lut,macs,lut_x_res,lut:k3" in calibrated
