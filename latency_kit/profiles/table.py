@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -28,6 +28,22 @@ from latency_kit.profiles.profile import Profile, ProfileMeta, read_data_file
 TABLE_FILE = "table.json"
 SCHEMA = "latkit.archtable"
 VERSION = 1
+
+
+def lookup_values(values: Mapping[Any, float], keys: Sequence[Any],
+                  missing: Callable[[Any], str]) -> np.ndarray:
+    """``values[key]`` for each of ``keys`` as an array (the table's unit);
+    ``LatkitError(missing(key))`` for the first key the table does not hold.
+
+    The one lookup of per-architecture tables (profiles here, NAS table sources).
+    """
+    out = np.empty(len(keys), dtype=float)
+    for i, key in enumerate(keys):
+        try:
+            out[i] = values[key]
+        except KeyError:
+            raise LatkitError(missing(key)) from None
+    return out
 
 
 class TableProfile(Profile):
@@ -52,17 +68,9 @@ class TableProfile(Profile):
         return self.space.format(arch)
 
     def predict_many(self, archs: Sequence[Any]) -> np.ndarray:
-        out = np.empty(len(archs), dtype=float)
-        for i, arch in enumerate(archs):
-            key = self.key(arch)
-            try:
-                out[i] = self.entries[key]
-            except KeyError:
-                raise LatkitError(
-                    f"architecture {key!r} is not in the per-architecture table of profile "
-                    f"{self.name!r} ({len(self.entries)} architectures of {self.meta['space']})"
-                ) from None
-        return out
+        return lookup_values(self.entries, [self.key(a) for a in archs], lambda key: (
+            f"architecture {key!r} is not in the per-architecture table of profile "
+            f"{self.name!r} ({len(self.entries)} architectures of {self.meta['space']})"))
 
     def architectures(self) -> list[Any]:
         """Every architecture the table holds, parsed in the profile's space (table order).

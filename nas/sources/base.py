@@ -219,16 +219,11 @@ class ArchTableMixin(HeldArchitectures):
         return cls(space, parsed, "mapping", mapping_digest(space, parsed))
 
     def lookup_many(self, archs: Sequence[Any]) -> np.ndarray:
-        out = np.empty(len(archs), dtype=float)
-        for i, arch in enumerate(archs):
-            try:
-                out[i] = self.values[arch]
-            except KeyError:
-                raise LatkitError(
-                    f"architecture {self.space.format(arch)} is not in table {self.origin} "
-                    f"({len(self.values)} entries); add it to the table or use another source"
-                ) from None
-        return out
+        from latency_kit.profiles.table import lookup_values
+
+        return lookup_values(self.values, list(archs), lambda arch: (
+            f"architecture {self.space.format(arch)} is not in table {self.origin} "
+            f"({len(self.values)} entries); add it to the table or use another source"))
 
     def archs(self) -> list[Any]:
         """Every architecture the table holds (in file order)."""
