@@ -26,10 +26,9 @@ from scipy.stats import spearmanr
 
 from latency_kit.predict.transfer import FewShotTransfer, SourceScale, select_references
 from latency_kit.safe_pickle import safe_load
+from latency_kit.spaces.nb201 import OPS as NB201_OPS
 
 from _common import HELP_TEST, HELP_TRAIN, REFDATA, help_nb201
-
-NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 
 
 def nb201_ops(arch: str) -> list[int]:
