@@ -123,7 +123,7 @@ def cpu_check(count: int, archs: list[str], z: np.ndarray, feats: np.ndarray,
     HELP's 13 devices on the references and reports Spearman on the held-out
     ones, next to FLOPs. Needs a quiet machine: load makes CPU medians noisy.
     """
-    from latency_kit.api import arch_spec
+    from latency_kit.backends.base import ModelSpec
     from latency_kit.backends import open_backend
     from latency_kit.measure.engine import measure_interleaved
     from latency_kit.spaces import get_space
@@ -132,7 +132,7 @@ def cpu_check(count: int, archs: list[str], z: np.ndarray, feats: np.ndarray,
     refs = select_references(z, feats, shots)
     rng = np.random.default_rng(1)
     held = [int(i) for i in rng.choice(np.setdiff1d(np.arange(len(archs)), refs), count, replace=False)]
-    specs = [arch_spec(space, space.parse(archs[i])) for i in refs + held]
+    specs = [ModelSpec.for_arch(space, space.parse(archs[i])) for i in refs + held]
     with open_backend("cpu", threads=1) as backend:
         stats = measure_interleaved(backend, specs, rounds=rounds)
     ms = np.array([s.median_ms for s in stats])

@@ -56,11 +56,11 @@ def build(resolution: int, threads: int, root: Path):
 
 def ground_truth(profile, archs, threads: int, rounds: int, pause: float) -> list[float]:
     """Part (b): interleaved whole-network medians (ms)."""
-    from latency_kit.api import arch_spec
+    from latency_kit.backends.base import ModelSpec
     from latency_kit.backends import open_backend
     from latency_kit.measure.engine import MeasureSettings, measure_interleaved
 
-    specs = [arch_spec(profile.space, arch) for arch in archs]
+    specs = [ModelSpec.for_arch(profile.space, arch) for arch in archs]
     with open_backend("cpu", threads=threads) as backend:
         stats = measure_interleaved(backend, specs, rounds=rounds, settings=MeasureSettings(**WHOLE_NETWORK_SETTINGS),
                                     pause_s=pause,

@@ -21,8 +21,6 @@ from latency_kit.measure.blocks import ProfileJob, Progress, profile_blocks
 from latency_kit.spaces import SearchSpace, get_space, takes_resolution
 from latency_kit.stats import LatencyStats
 
-# The name from before ModelSpec.for_arch, which docs/gpu.md and benchmarks still use.
-arch_spec = ModelSpec.for_arch
 
 
 def build_profile(device: str = "cpu", space: str = "ofa-mbv3",

@@ -136,7 +136,8 @@ def estimate_range(space: Any, cost: Any, samples: int = 2000,
     if known is None:
         raise LatkitError("the cost source gives no positive costs for this space")
     low, high = float(known[0]), float(known[1])
-    cheapest = int(np.flatnonzero(values == low)[0])
+    positive = np.where(values > 0, values, np.inf)
+    cheapest = int(np.argmin(np.abs(positive - low)))  # the held low, or the nearest drawn
     quantiles = np.quantile(values[sample], np.linspace(0, 1, 101)).tolist()
     return FeasibleRange(low, high, cost.unit, [max(q, low) for q in quantiles]), archs[cheapest]
 

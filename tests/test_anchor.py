@@ -125,6 +125,16 @@ def test_reanchor_refuses_a_profile_without_calibration(profile_dir, tmp_path) -
     result = CliRunner().invoke(main, ["profile", "--reanchor", "--out", str(out)])
     assert result.exit_code == 2
     assert result.stderr.startswith("error: profile 'cpu' has no calibration networks")
+    # an imported table: refused before any device is opened (no "attach a phone" detour)
+    from latency_kit.formats import import_tables
+
+    table = tmp_path / "t.csv"
+    table.write_text("arch,value\n|nor_conv_3x3~0|+|nor_conv_3x3~0|none~1|+|none~0|none~1|"
+                     "nor_conv_3x3~2|,1.5\n")
+    import_tables("table", [table], "note10", space="nb201")
+    result = CliRunner().invoke(main, ["profile", "--reanchor", "--device", "note10"])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: profile 'note10' has no calibration networks")
 
 
 # -- a busy machine ---------------------------------------------------------------

@@ -117,14 +117,14 @@ def test_tensorrt_layer_times_and_trtexec_summary(engine_cache) -> None:
 @pytest.mark.parametrize("cls", [TorchCudaBackend, TensorRTBackend])
 def test_degenerate_nb201_cell_is_measured(cls, engine_cache) -> None:
     """An NB201 cell whose output ignores its input (x * 0) still has an input to feed."""
-    from latency_kit.api import arch_spec
+    from latency_kit.backends.base import ModelSpec
     from latency_kit.spaces import get_space
 
     _need(cls)
     space = get_space("nb201")
     options = {"cache": engine_cache} if cls is TensorRTBackend else {}
     with cls(warmup_ms=10, **options) as backend:
-        spec = arch_spec(space, space.parse("|none~0|+|none~0|nor_conv_3x3~1|+"
+        spec = ModelSpec.for_arch(space, space.parse("|none~0|+|none~0|nor_conv_3x3~1|+"
                                             "|none~0|nor_conv_3x3~1|nor_conv_3x3~2|"))
         prepared = backend.prepare(spec)
         try:

@@ -85,6 +85,8 @@ BAD_INPUTS = {
     "profile unknown space": (["profile", "--device", "cpu", "--space", "nope"], ["nope", "ofa-mbv3"]),
     "profile cuda graph on cpu": (["profile", "--device", "cpu", "--no-cuda-graph"],
                                   ["device 'cpu' has no CUDA graphs"]),
+    "measure cuda graph on cpu": (["measure", "--device", "cpu", "--no-cuda-graph", "--arch", ARCH],
+                                  ["device 'cpu' has no CUDA graphs"]),
     "reanchor unknown profile": (["profile", "--reanchor", "--device", "nosuchprofile"],
                                  ["unknown device profile 'nosuchprofile'"]),
     "sample unknown space": (["space", "sample", "--space", "nope"], ["nope", "ofa-mbv3"]),

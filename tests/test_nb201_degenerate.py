@@ -18,7 +18,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from latency_kit.api import arch_spec, measure_arch
+from latency_kit.api import measure_arch
+from latency_kit.backends.base import ModelSpec
 from latency_kit.cli import main
 from latency_kit.measure.engine import MeasureSettings
 from latency_kit.convert.onnx import spec_onnx
@@ -77,7 +78,7 @@ def test_degenerate_network_keeps_its_input_and_runs_no_edge(onnx_cache) -> None
     assert torch.equal(net(x), net(torch.randn(2, 3, 32, 32)))  # output ignores the input
     x[0, 0, 0, 0] = float("nan")
     assert torch.isnan(net(x)[0]).all() and not torch.isnan(net(x)[1]).any()  # x * 0, not a constant
-    path = spec_onnx(arch_spec(space, arch), onnx_cache)
+    path = spec_onnx(ModelSpec.for_arch(space, arch), onnx_cache)
     assert [i.name for i in onnx.load(str(path)).graph.input] == ["input"]
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["input"]

@@ -111,6 +111,27 @@ def device_names() -> list[str]:
     return sorted(DEVICES) + [f"{p}..." for p in PREFIXES]
 
 
+# Why an option given for a device whose backend does not take it is refused.
+UNUSED_OPTION = {
+    "precision": "measures fp32 only; --precision is for GPU devices",
+    "cuda_graph": "has no CUDA graphs; --cuda-graph/--no-cuda-graph is for GPU devices "
+                  "(gpu, tensorrt, torch-cuda)",
+}
+
+
+def refuse_unused(cls: type[Backend], device: str, **options: Any) -> None:
+    """``LatkitError`` when an option that is not ``None`` is one the backend class
+    ``cls`` (serving ``device``) does not take; ``open_backend`` drops those
+    silently, so that defaults pass through unchanged."""
+    from latency_kit.errors import LatkitError
+
+    params = inspect.signature(cls.__init__).parameters
+    for name, value in options.items():
+        if value is not None and name not in params:
+            raise LatkitError(f"device {device!r} "
+                              f"{UNUSED_OPTION.get(name, f'takes no {name} option')}")
+
+
 def open_backend(device: str, **options: Any) -> Backend:
     """Instantiate the backend for ``device`` with the options it accepts.
 

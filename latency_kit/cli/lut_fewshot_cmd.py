@@ -57,7 +57,7 @@ def fewshot(space: str, sources: tuple[str, ...], measurements: Path, name: str,
 
     profiles = load_sources(sources, space)
     space_obj = get_space(space)
-    table = collect(read_table(measurements).rows, space_obj.parse, str(measurements),
+    table = collect(read_table(measurements).rows, space_obj.parse_any, str(measurements),
                     what=f"{space} architecture")
     result = build_fewshot_profile(space, profiles, list(table.items()), name, out=out)
     summary = {"name": result.name, "path": str(result.path), "space": space,

@@ -30,9 +30,11 @@ def measure(device: str, space: str, arch: str, resolution: int | None, threads:
     fingerprint of what was measured.
     """
     from latency_kit.api import measure_arch
+    from latency_kit.backends import backend_class, refuse_unused
     from latency_kit.measure.engine import MeasureSettings
     from latency_kit.spaces import get_space
 
+    refuse_unused(backend_class(device), device, cuda_graph=cuda_graph)
     space_obj = get_space(space, **space_options_for(space, [resolution] if resolution else None))
     result = measure_arch(device, space_obj, arch, batch=batch, resolution=resolution,
                           settings=MeasureSettings(repeats=repeats, warmup_ms=200, batch_ms=20),

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from pathlib import Path
 
@@ -83,7 +82,7 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
                                + (" (the stored profile to re-anchor) or --out DIR" if reanchor
                                   else "."))
     from latency_kit.api import build_profile
-    from latency_kit.backends import backend_class
+    from latency_kit.backends import backend_class, refuse_unused
     from latency_kit.spaces import get_space
 
     from click.core import ParameterSource
@@ -95,12 +94,9 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
     if precision != "fp32":
         from latency_kit.backends.gpu_settings import check_precision
 
-        if "precision" not in inspect.signature(cls.__init__).parameters:
-            raise LatkitError(f"device {device!r} measures fp32 only; --precision is for GPU devices")
+        refuse_unused(cls, device, precision=precision)
         check_precision(precision)
-    if cuda_graph is not None and "cuda_graph" not in inspect.signature(cls.__init__).parameters:
-        raise LatkitError(f"device {device!r} has no CUDA graphs; --cuda-graph/--no-cuda-graph "
-                          "is for GPU devices (gpu, tensorrt, torch-cuda)")
+    refuse_unused(cls, device, cuda_graph=cuda_graph)
     ok, why = cls.available()
     if not ok and not ray_address:  # with --ray the devices are on the cluster's nodes
         raise LatkitError(f"device {device!r} is not usable here: {why}")
@@ -121,7 +117,8 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
                                precision=precision, batch=batch, serial=serial,
                                benchmark_binary=benchmark_binary, delegate=delegate,
                                core_mask=core_mask, pin_big_cores=pin_big_cores,
-                               remote_python=remote_python, ssh_options=ssh_options or None)
+                               remote_python=remote_python, ssh_options=ssh_options or None,
+                               cuda_graph=cuda_graph)
     builder = build_profile
     if ray_address:
         from functools import partial

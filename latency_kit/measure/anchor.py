@@ -19,7 +19,9 @@ the ms become this machine's.
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,18 +99,39 @@ def profile_backend(profile: Profile, device: str | None = None,
                     processes: int = 3) -> tuple[Backend, Reopen | None]:
     """Open the backend that measures ``profile``'s networks, and its fresh-process reopen.
 
-    Threads, precision and batch come from the profile's fingerprint, so the
-    networks run as they did when the profile was calibrated. ``processes``
-    fresh processes measure each network where the backend allows it (0: in
-    this process). Raises ``UnknownNameError`` for an unknown device.
+    The settings the numbers depend on come from the profile's fingerprint
+    (:data:`RUN_OPTIONS`: threads, precision, CUDA graphs, a phone's delegate
+    and core mask; and the batch), so the networks run as they did when the
+    profile was calibrated; a backend ignores the ones it does not take.
+    ``processes`` fresh processes measure each network where the backend
+    allows it (0: in this process). Raises ``LatkitError`` for a profile
+    without calibration networks (before anything is opened) and
+    ``UnknownNameError`` for an unknown device.
     """
     from latency_kit.backends import open_backend
 
+    require_calibration(profile)
     fingerprint = profile.meta.get("fingerprint", {})
     name = profile.device or device or "cpu"
-    options = {"threads": fingerprint.get("threads"), "precision": fingerprint.get("precision")}
+    options = {k: fingerprint[k] for k in RUN_OPTIONS if fingerprint.get(k) is not None}
     backend = open_backend(name, batch=fingerprint.get("batch"), **options)
     return backend, Reopen.of(backend, name, options, processes)
+
+
+# Fingerprint fields that are also backend options: a profile's networks are
+# measured again with the values it was measured with.
+RUN_OPTIONS = ("threads", "precision", "cuda_graph", "delegate", "core_mask")
+
+
+def require_calibration(profile: Profile) -> list[dict[str, Any]]:
+    """The profile's calibration entries; ``LatkitError`` when it has none (an
+    imported table, a LUT-only profile): there is nothing to measure again."""
+    entries = profile.calibration()
+    if not entries:
+        raise LatkitError(f"profile {profile.name!r} has no calibration networks (an imported "
+                          "table or a LUT-only profile); measure them with `latkit profile "
+                          "--calibrate N` (N > 0)")
+    return entries
 
 
 @dataclass(frozen=True)
@@ -141,8 +164,12 @@ def writable_copy(profile: Profile) -> Path:
         return path
     target = profiles_dir() / profile.name
     if target.exists():
-        raise LatkitError(f"{target} already exists; re-anchor it with --profile {target}")
-    shutil.copytree(path, target, ignore=shutil.ignore_patterns("nas", "__pycache__"))
+        raise LatkitError(f"{target} already exists; re-anchor it with --out {target}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = Path(tempfile.mkdtemp(prefix=f".{profile.name}.", dir=target.parent))
+    shutil.copytree(path, partial, ignore=shutil.ignore_patterns("nas", "__pycache__"),
+                    dirs_exist_ok=True)
+    os.replace(partial, target)  # a copy cut short never shadows the shipped profile
     return target
 
 
@@ -158,10 +185,7 @@ def reanchor(profile: Profile, backend: Backend, reopen: Reopen | None = None,
     Resumable: measured networks are journaled (``reanchor.jsonl``) until the
     run ends. Raises ``LatkitError`` for a profile without calibration networks.
     """
-    entries = profile.calibration()
-    if not entries:
-        raise LatkitError(f"profile {profile.name!r} has no calibration networks to re-measure; "
-                          "build one with `latkit profile --calibrate N` (N > 0)")
+    entries = require_calibration(profile)
     path = writable_copy(profile)
     old = read_calibration_file(path / FILE)
     batch = int(profile.meta.get("fingerprint", {}).get("batch", 1))
@@ -175,14 +199,16 @@ def reanchor(profile: Profile, backend: Backend, reopen: Reopen | None = None,
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     previous = path / f"calibration.{stamp}.json"
     shutil.copy2(path / FILE, previous)
-    info = {k: v for k, v in old.items() if k in ("seed",)}
-    write_calibration(path / FILE, [{"arch": e["arch"], "stats": s.to_dict()}
-                                    for e, s in zip(entries, stats)],
-                      **info, **how, settings=SETTINGS.to_dict())
+    # The order keeps a run cut short resumable: the journal still holds the new
+    # measurements and calibration.json the old ones until the very last steps.
     meta = ProfileMeta.read(path)
     meta["anchor"] = {"host": host_fingerprint(), "level": level, "networks": len(entries),
                       "previous": previous.name, "at": stamp}
     meta.write(path)
+    info = {k: v for k, v in old.items() if k in ("seed",)}
+    write_calibration(path / FILE, [{"arch": e["arch"], "stats": s.to_dict()}
+                                    for e, s in zip(entries, stats)],
+                      **info, **how, settings=SETTINGS.to_dict())
     (path / JOURNAL).unlink(missing_ok=True)
     return Reanchored(profile.name, path, len(entries), level, previous, how)
 

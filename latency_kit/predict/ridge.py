@@ -23,7 +23,9 @@ def ridge_fit(X: np.ndarray, y: np.ndarray, weight: np.ndarray, alpha: float | n
               relative: bool) -> "LinearFit":
     """Weighted ridge on standardised features; ``relative`` weights rows by 1/y².
 
-    ``alpha`` is one penalty for every column or one per column. Equivalent
+    ``X`` is (n, k) features, ``y`` (n,) measured ms, ``weight`` (n,) sample
+    weights; ``alpha`` is one penalty for every column or (k,), one per
+    column. Returns a :class:`LinearFit` whose ``predict`` gives ms. Equivalent
     to scikit-learn's ``Ridge`` with sample weights on the standardised
     matrix (the intercept is not penalised).
     """
@@ -49,6 +51,7 @@ class LinearFit:
         self.mean, self.scale, self.coef, self.intercept = mean, scale, coef, intercept
 
     def predict(self, X: np.ndarray) -> np.ndarray:
+        """(n,) predictions (ms) for an (n, k) feature matrix."""
         return ((np.asarray(X, float) - self.mean) / self.scale) @ self.coef + self.intercept
 
 

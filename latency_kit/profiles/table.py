@@ -120,8 +120,7 @@ def canonicalizer(space: str) -> Callable[[Any], str]:
     if space not in SPACES:
         return lambda arch: _unregistered(space, arch)
     obj = get_space(space)
-    return lambda arch: obj.format(obj.from_json(arch) if isinstance(arch, dict)
-                                   else obj.parse(str(arch)))
+    return lambda arch: obj.format(obj.parse_any(arch))
 
 
 def _unregistered(space: str, arch: Any) -> str:

@@ -117,6 +117,11 @@ class SearchSpace(ABC, Generic[Arch]):
     def from_json(self, data: dict[str, Any]) -> Arch:
         """Inverse of :meth:`to_json`; raise ``ArchError`` when malformed."""
 
+    def parse_any(self, value: Any) -> Arch:
+        """An architecture as a table holds it: the JSON form (a dict) or the string
+        form (anything else, as text); raise ``ArchError`` when malformed."""
+        return self.from_json(value) if isinstance(value, dict) else self.parse(str(value))
+
     # -- networks and blocks -----------------------------------------------------
     @abstractmethod
     def input_shape(self, arch: Arch, batch: int = 1) -> tuple[int, ...]:

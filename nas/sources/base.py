@@ -174,10 +174,7 @@ def read_arch_table(path: str | Path, space: SearchSpace) -> dict[Any, float]:
     if not path.is_file():
         raise LatkitError(f"table {path} does not exist; give table:PATH of a CSV or JSON-lines file")
 
-    def parse(arch: Any) -> Any:
-        return space.from_json(arch) if isinstance(arch, dict) else space.parse(str(arch))
-
-    return collect(read_table(path).rows, parse, str(path), convert=_finite,
+    return collect(read_table(path).rows, space.parse_any, str(path), convert=_finite,
                    what=f"{space.name} architecture")
 
 

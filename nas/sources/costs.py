@@ -143,10 +143,7 @@ class TableCost(ArchTableMixin, CostSource):
             raise LatkitError(f"table {path} does not exist; give table:PATH of a CSV or "
                               "JSON-lines file")
 
-        def parse(arch: Any) -> Any:
-            return space.from_json(arch) if isinstance(arch, dict) else space.parse(str(arch))
-
-        values = collect(read_table(path).rows, parse, str(path),
+        values = collect(read_table(path).rows, space.parse_any, str(path),
                          what=f"{space.name} architecture")
         check_plausible(values.values(), "network", str(path), "ms", fix=_UNIT_FIX)
         return cls(space, values, str(path.resolve()), file_digest(path))
