@@ -394,8 +394,8 @@ class PNAG:
         t4 = time.perf_counter()
         self._sweep_front(rng, tick)
         t5 = time.perf_counter()
-        report.accuracy_queries = len(self.lookups.scores)
-        report.cost_queries = len(self.lookups.costs)
+        report.accuracy_queries = self.lookups.accuracy_queries
+        report.cost_queries = self.lookups.cost_queries
         report.seconds = {"range": t1 - t0, "archive": t2 - t1, "evaluator": t3 - t2,
                           "generator": t4 - t3, "front": t5 - t4, "total": t5 - t0}
         report.evaluator = asdict(self.eval_fit_)
@@ -687,7 +687,7 @@ class PNAG:
         rerank = s.rerank if rerank is None else rerank
         archive = s.archive if archive is None else archive
         value, note = self.feasible_.check(budget)
-        queries_before = len(self.lookups.scores)
+        queries_before = self.lookups.accuracy_queries
         rng = torch.Generator().manual_seed(seed)
         pool: dict[Any, float] = {}
         for attempt in range(3):  # hotter each time nothing sampled fits
@@ -728,7 +728,7 @@ class PNAG:
         picks = [Pick(a, float(pool[a]), known.get(a, float("nan")), score_of[a],
                       "generator" if a in queried else "archive") for a in chosen]
         return Generation(value, self.unit, picks, note, n_sampled, len(pool),
-                          len(self.lookups.scores) - queries_before, time.perf_counter() - start)
+                          self.lookups.accuracy_queries - queries_before, time.perf_counter() - start)
 
     def describe_budget(self, value: float) -> str:
         return format_cost(value, self.unit)

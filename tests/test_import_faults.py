@@ -455,6 +455,13 @@ def test_small_partial_table_with_the_default_proxy(tmp_path):
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     assert NB201.parse(row["arch"]) in held and row["latency_ms"] <= 2.0
+    # the report counts only what the sources answered, not the cells outside the table
+    from nas import api
+
+    model = api.load_or_fit("nb201", cost=f"table:{tmp_path / 'cost.csv'}", preset="tiny",
+                            retrain=True).model
+    assert 0 < model.report_.cost_queries <= len(held)
+    assert model.lookups.cost_queries == model.report_.cost_queries < len(model.lookups.costs)
 
 
 def test_eagle_partial_table_is_a_device_cost(refdata):
