@@ -214,16 +214,15 @@ def test_measure_json() -> None:
 def test_devices_json_lists_cpu_and_stored_profiles(latkit_home: Path) -> None:
     """Listing only: the profile is written by latkit's own file code, not measured."""
     from latency_kit.lut import LatencyTable
-    from latency_kit.profiles.profile import new_meta, save_meta
+    from latency_kit.profiles.profile import ProfileMeta
     from latency_kit.spaces import get_space
     from latency_kit.stats import LatencyStats
 
     space = get_space("ofa-mbv3", resolutions=(224,))
     directory = latkit_home / "profiles" / "laptop"
     fingerprint = {"device": "cpu", "runtime": "onnxruntime", "cpu_model": "Test CPU"}
-    meta = new_meta("laptop", space, "cpu", "onnxruntime", fingerprint, {}, {"resolutions": [224]})
-    meta["status"] = "complete"
-    save_meta(directory, meta)
+    ProfileMeta.new("laptop", space.name, "cpu", "onnxruntime", fingerprint=fingerprint,
+                    space_options={"resolutions": [224]}, status="complete").write(directory)
     table = LatencyTable(space="ofa-mbv3", name="laptop", fingerprint=fingerprint)
     table.add("Logits-input:1x1x1536-output:1000", LatencyStats.from_dict({"median_ms": 0.3, "count": 1}))
     table.save(directory / "lut.json")

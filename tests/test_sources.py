@@ -254,7 +254,7 @@ def test_entry_point_callable_and_class(monkeypatch, ofa, archs) -> None:
 def test_profile_cost_wraps_predict_many(tmp_path, ofa, archs) -> None:
     """ProfileCost delegates to the profile; a hand-written LUT stands in for a measured one."""
     from latency_kit.lut import LatencyTable
-    from latency_kit.profiles.profile import Profile, new_meta, save_meta
+    from latency_kit.profiles.profile import Profile, ProfileMeta
     from latency_kit.stats import LatencyStats
 
     space = get_space("ofa-mbv3", resolutions=(224,))
@@ -262,9 +262,8 @@ def test_profile_cost_wraps_predict_many(tmp_path, ofa, archs) -> None:
     for i, block in enumerate(space.all_blocks()):
         table.add(block.key, LatencyStats.from_samples([0.1 + 0.01 * i] * 3))
     out = tmp_path / "hand"
-    meta = new_meta("hand", space, "cpu", "onnxruntime", {}, {}, {"resolutions": [224]})
-    meta["status"] = "complete"
-    save_meta(out, meta)
+    ProfileMeta.new("hand", space.name, "cpu", "onnxruntime", space_options={"resolutions": [224]},
+                    status="complete").write(out)
     table.save(out / "lut.json")
     cost = resolve_cost(None, str(out), None)
     assert isinstance(cost, ProfileCost) and cost.unit == "ms"

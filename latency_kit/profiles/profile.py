@@ -243,19 +243,6 @@ def read_data_file(path: Path, what: str, schema: str, version: int) -> dict[str
     return data
 
 
-def new_meta(name: str, space: SearchSpace, device: str, backend: str,
-             fingerprint: dict[str, Any], settings: dict[str, Any],
-             space_options: dict[str, Any]) -> ProfileMeta:
-    """Metadata for a block-LUT profile that is about to be built (:meth:`ProfileMeta.new`)."""
-    return ProfileMeta.new(name, space.name, device, backend, space_options=space_options,
-                           fingerprint=fingerprint, settings=settings)
-
-
-def save_meta(path: Path, meta: dict[str, Any]) -> None:
-    """Write ``meta`` as ``path/profile.json`` (:meth:`ProfileMeta.write`)."""
-    ProfileMeta(meta).write(path)
-
-
 def _candidates(name: str) -> Iterable[Path]:
     yield profiles_dir() / name
     yield shipped_profiles_dir() / name
