@@ -22,6 +22,7 @@ _EXPORTS = {
     "open_backend": "latency_kit.backends",
     "Backend": "latency_kit.backends",
     "MeasureSettings": "latency_kit.measure.engine",
+    "measure_model": "latency_kit.measure.model",
     "build_profile": "latency_kit.api",
     "parse_budget": "latency_kit.units",
     "LatkitError": "latency_kit.errors",

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import asdict, dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+
+from latency_kit.errors import LatkitError
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,21 @@ class ModelSpec:
     key: str
     input_shape: tuple[int, ...]
     space_options: tuple[tuple[str, Any], ...] = ()
+    # kind "file" only: the shapes the user gave for named inputs (``--shape``).
+    input_shapes: tuple[tuple[str, tuple[int, ...]], ...] = ()
+
+    @classmethod
+    def for_file(cls, path: str, input_shapes: Mapping[str, Sequence[int]] | None = None,
+                 batch: int | None = None) -> "ModelSpec":
+        """The spec of a user's model file (``kind`` ``"file"``, ``key`` its path).
+
+        ``input_shapes`` fixes the dynamic dimensions of named inputs; ``batch``,
+        where given, fills a dynamic first dimension (the backend reads the
+        other shapes from the file, see :func:`resolve_input_shape`).
+        """
+        shapes = tuple(sorted((name, tuple(int(d) for d in dims))
+                              for name, dims in (input_shapes or {}).items()))
+        return cls("", "file", str(path), (batch,) if batch else (), (), shapes)
 
     @classmethod
     def for_arch(cls, space: Any, arch: Any, batch: int = 1) -> "ModelSpec":
@@ -47,10 +66,72 @@ class ModelSpec:
         """The ``torch.nn.Module`` this spec describes (eval mode)."""
         from latency_kit.spaces import get_space
 
+        if self.kind == "file":
+            raise LatkitError(f"{self.key} is a model file; it has no torch module")
+
         space = get_space(self.space, **dict(self.space_options))
         if self.kind == "block":
             return space.build_block(self.key)
         return space.build(space.parse(self.key))
+
+
+def resolve_input_shape(spec: ModelSpec, name: str, declared: Sequence[Any]) -> tuple[int, ...]:
+    """The shape to feed input ``name`` of the file ``spec.key``.
+
+    ``declared`` is the shape the file states, where a dynamic dimension is a
+    string, ``None`` or a negative number. A shape given in
+    ``spec.input_shapes`` wins (its rank must match); else a dynamic first
+    dimension takes the batch size (``spec.input_shape[0]``) where one was
+    given. Raises ``LatkitError`` naming the input and the dimension that is
+    still unknown.
+    """
+    given = dict(spec.input_shapes)
+    if name in given:
+        if len(given[name]) != len(declared):
+            raise LatkitError(f"--shape {name}: the model's input {name} has {len(declared)} "
+                              f"dimensions {_dims(declared)}, not {len(given[name])}")
+        return given[name]
+    shape = []
+    for axis, dim in enumerate(declared):
+        if isinstance(dim, (int, np.integer)) and dim >= 0:
+            shape.append(int(dim))
+        elif axis == 0 and spec.input_shape:
+            shape.append(int(spec.input_shape[0]))
+        else:
+            raise LatkitError(f"input {name} of {spec.key} has a dynamic dimension {axis} "
+                              f"({dim if isinstance(dim, str) else '?'} in {_dims(declared)}); "
+                              f"set it with --shape {name}=" + "x".join(
+                                  str(d) if isinstance(d, (int, np.integer)) and d >= 0 else "N"
+                                  for d in declared))
+    return tuple(shape)
+
+
+def _dims(declared: Sequence[Any]) -> str:
+    return "[" + ", ".join(str(d) for d in declared) + "]"
+
+
+def random_input(shape: Sequence[int], dtype: Any, rng: np.random.Generator) -> np.ndarray:
+    """A random tensor of ``shape`` and numpy ``dtype``: normal floats, small
+    non-negative integers (valid token ids), random booleans."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "f":
+        return rng.standard_normal(tuple(shape)).astype(dtype)
+    if dtype.kind == "b":
+        return rng.integers(0, 2, tuple(shape)).astype(dtype)
+    if dtype.kind in "iu":
+        return rng.integers(0, 4, tuple(shape)).astype(dtype)
+    raise LatkitError(f"cannot make a random input of type {dtype}")
+
+
+@dataclass(frozen=True)
+class OpTimes:
+    """One node of a profiled model: what it is and its time in each profiled run (ms)."""
+
+    name: str
+    op_type: str
+    input_shapes: list[list[int]]
+    run_ms: list[float]
+    provider: str = ""
 
 
 def _space_options(space: Any) -> tuple[tuple[str, Any], ...]:
@@ -115,6 +196,8 @@ class Backend(ABC):
     # measures the same hardware (a local runtime); calibration then spreads
     # its networks over several processes (``latency_kit.measure.processes``).
     fresh_processes: ClassVar[bool] = False
+    # The model-file suffixes ``prepare`` takes as a ``ModelSpec.for_file`` (kind "file").
+    model_formats: ClassVar[tuple[str, ...]] = ()
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -132,6 +215,15 @@ class Backend(ABC):
     @abstractmethod
     def run_batch(self, prepared: Prepared, iterations: int) -> float:
         """Run ``iterations`` inferences; return the mean milliseconds per inference."""
+
+    def profile_ops(self, prepared: Prepared, runs: int, warmup: int = 3) -> list[OpTimes]:
+        """Per-node times of ``runs`` inferences (after ``warmup`` untimed ones)
+        from the runtime's own profiler.
+
+        Raises ``LatkitError`` where the runtime has no per-operator profiler.
+        """
+        raise LatkitError(f"--ops: the {self.runtime} runtime of device {self.name} has no "
+                          "per-operator profiler")
 
     def release(self, prepared: Prepared) -> None:
         """Free what ``prepare`` allocated (default: drop the state)."""

@@ -11,11 +11,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from latency_kit.errors import MissingExtraError
+from latency_kit.errors import LatkitError, MissingExtraError
 from latency_kit.fingerprint import host_fingerprint
 from latency_kit.convert.tflite import cached_tflite, check_precision, converter_version
 from latency_kit.runners import litert_runner
-from latency_kit.backends.base import Backend, ModelSpec, Prepared
+from latency_kit.backends.base import (Backend, ModelSpec, Prepared, random_input,
+                                       resolve_input_shape)
 
 
 def require_litert() -> None:
@@ -42,6 +43,7 @@ class LiteRTBackend(Backend):
     name = "tflite-cpu"
     runtime = "litert"
     fresh_processes = True
+    model_formats = (".tflite",)
 
     def __init__(self, threads: int = 1, precision: str = "fp32", cache: str | Path | None = None):
         if threads < 1:
@@ -68,13 +70,46 @@ class LiteRTBackend(Backend):
         }
 
     def tflite_path(self, spec: ModelSpec) -> Path:
-        """Convert ``spec`` once and return the cached ``.tflite`` file."""
+        """Convert ``spec`` once and return the cached ``.tflite`` file (a file spec: its path)."""
+        if spec.kind == "file":
+            return Path(spec.key)
         return cached_tflite(spec, self.precision, self.cache)
 
     def prepare(self, spec: ModelSpec) -> Prepared:
         require_litert()
         path = self.tflite_path(spec)
+        if spec.kind == "file":
+            interpreter, shapes = load_file(spec, self.threads)
+            return Prepared(spec, state=interpreter, info={"path": str(path), "inputs": shapes})
         return Prepared(spec, state=litert_runner.load(str(path), self.threads), info={"path": str(path)})
 
     def run_batch(self, prepared: Prepared, iterations: int) -> float:
         return litert_runner.time_invoke(prepared.state, iterations)
+
+
+def load_file(spec: ModelSpec, threads: int) -> tuple[Any, dict[str, list[int]]]:
+    """An interpreter for the user's ``.tflite`` file ``spec.key`` with random
+    inputs set, and the input shapes used; dynamic dimensions (``-1`` in the
+    shape signature) come from :func:`resolve_input_shape`. Raises
+    ``LatkitError`` with LiteRT's reason when the file does not load."""
+    import numpy as np
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        with litert_runner.quiet_fds():
+            interpreter = Interpreter(model_path=spec.key, num_threads=int(threads))
+    except Exception as exc:  # LiteRT raises ValueError/RuntimeError with the reason
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LatkitError(f"LiteRT cannot load {spec.key}: {reason}") from None
+    shapes = {}
+    for detail in interpreter.get_input_details():
+        declared = [int(d) for d in detail.get("shape_signature", detail["shape"])]
+        shape = resolve_input_shape(spec, detail["name"], declared)
+        if list(shape) != [int(d) for d in detail["shape"]]:
+            interpreter.resize_tensor_input(detail["index"], list(shape))
+        shapes[detail["name"]] = list(shape)
+    interpreter.allocate_tensors()
+    rng = np.random.default_rng(0)
+    for detail in interpreter.get_input_details():
+        interpreter.set_tensor(detail["index"], random_input(detail["shape"], detail["dtype"], rng))
+    return interpreter, shapes
