@@ -23,9 +23,16 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def available_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the OS has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def host_fingerprint() -> dict[str, Any]:
     """CPU model, core count, governor and OS of this machine."""
-    affinity = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    affinity = available_cores()
     return {
         "cpu_model": cpu_model(),
         "machine": platform.machine(),

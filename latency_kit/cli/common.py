@@ -104,7 +104,6 @@ def progress_bar(description: str, total: int | None = None,
                           table_column=Column(no_wrap=True, overflow="ellipsis")))
     bar = Progress(*columns, console=console(), transient=False)
     rows: dict[str | None, Any] = {}
-    current: list[Any] = []  # the row being updated
 
     def update(done: int, total_: int | None = None, note: str = "",
                stage: str | None = None) -> None:
@@ -113,13 +112,12 @@ def progress_bar(description: str, total: int | None = None,
                 click.echo(heading, err=True)
             bar.start()
         if stage not in rows:
-            if current:  # the previous stage is over: show it complete
-                last = next(t for t in bar.tasks if t.id == current[-1])
+            if rows:  # the previous stage (the last row added) is over: show it complete
+                last = bar.tasks[-1]
                 bar.update(last.id, completed=last.total or last.completed)
             label = description if stage is None else f"{description}: {stage}"
             rows[stage] = bar.add_task(label, total=total_ if total_ is not None else total,
                                        note="")
-            current.append(rows[stage])
         bar.update(rows[stage], completed=done,
                    total=total_ if total_ is not None else total, note=note[:60])
 

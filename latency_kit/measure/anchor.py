@@ -149,7 +149,6 @@ class Reanchored:
     networks: int
     level: float
     previous: Path
-    how: dict[str, Any]
 
 
 def writable_copy(profile: Profile) -> Path:
@@ -210,7 +209,7 @@ def reanchor(profile: Profile, backend: Backend, reopen: Reopen | None = None,
                                     for e, s in zip(entries, stats)],
                       **info, **how, settings=SETTINGS.to_dict())
     (path / JOURNAL).unlink(missing_ok=True)
-    return Reanchored(profile.name, path, len(entries), level, previous, how)
+    return Reanchored(profile.name, path, len(entries), level, previous)
 
 
 def reanchor_stored(name_or_path: str | Path, processes: int = 3,

@@ -12,17 +12,12 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
+from latency_kit.fingerprint import available_cores as cores
+
 # Median CV above which a profile's table is called noisy (quiet: about 0.04).
 NOISY_CV = 0.10
 # Load average per available core above which the machine is called busy.
 BUSY_LOAD = 0.5
-
-
-def cores() -> int:
-    """Cores this process may run on."""
-    if hasattr(os, "sched_getaffinity"):
-        return len(os.sched_getaffinity(0))
-    return os.cpu_count() or 1
 
 
 def load_average() -> tuple[float, float, float] | None:
