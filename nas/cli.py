@@ -20,9 +20,10 @@ def _source_options(func):
     options = [
         click.option("--space", default=None,
                      help="Search space (default: the profile's own, else ofa-mbv3)."),
-        click.option("--device", default=None,
+        click.option("--device", "devices", multiple=True,
                      help="Device profile for latency (`latkit devices`); a measurable device "
-                          "(cpu, gpu, ...) is profiled first if no profile of that name exists."),
+                          "(cpu, gpu, ...) is profiled first if no profile of that name exists. "
+                          "Repeatable for generate and front: one answer per device."),
         click.option("--cost", "cost_spec", default=None,
                      help="Cost source instead of a device: table:PATH (ms) or madds."),
         click.option("--accuracy", "accuracy_spec", default=None,
@@ -97,8 +98,14 @@ def _load_or_fit(space: str | None, device: str | None, cost_spec: str | None,
 @nas.command()
 @_source_options
 @json_option
-def train(space, device, cost_spec, accuracy_spec, name, preset, seed, as_json) -> None:
+def train(space, devices, cost_spec, accuracy_spec, name, preset, seed, as_json) -> None:
     """Train the evaluator and generator for a device (or cost source) and store them."""
+    from latency_kit.errors import LatkitError
+
+    if len(devices) > 1:
+        raise LatkitError("nas train takes one --device; nas generate and nas front take several "
+                          "(and train each that needs it)")
+    device = devices[0] if devices else None
     model, path, _ = _load_or_fit(space, device, cost_spec, accuracy_spec, name, preset, seed,
                                     retrain=True)
     report = model.report_
@@ -128,41 +135,125 @@ def train(space, device, cost_spec, accuracy_spec, name, preset, seed, as_json) 
 @_source_options
 @click.option("--budget", "budgets", multiple=True, required=True,
               help="Budget: 20ms, '20 ms', 0.02s, 20000us, or 300M (MAdds, with --cost madds). "
-                   "Repeatable.")
+                   "Repeatable. NAME=BUDGET (pixel=20ms) is a budget of --device NAME only; a "
+                   "plain budget is for every device without NAME= budgets.")
 @click.option("-n", "count", type=int, default=1, show_default=True,
               help="Architectures per budget (best first).")
+@click.option("--all-fit", "all_fit", is_flag=True,
+              help="With several --device: one network that fits every device, each under its "
+                   "own budget (the i-th budget of each device together).")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached model matches.")
 @click.option("--export", "export_format", type=click.Choice(["onnx", "tflite"]), default=None,
               help="Also write each generated network (tflite needs the mobile extra).")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Directory for --export.")
 @json_option
-def generate(space, device, cost_spec, accuracy_spec, name, preset, seed, budgets, count,
-             retrain, export_format, out_dir, as_json) -> None:
+def generate(space, devices, cost_spec, accuracy_spec, name, preset, seed, budgets, count,
+             all_fit, retrain, export_format, out_dir, as_json) -> None:
     """Generate the best architecture under each budget (trains first if needed).
 
     Answers come from the model's stored front: the same budget always gets
-    the same answer, and a larger budget never a worse one.
+    the same answer, and a larger budget never a worse one. With several
+    --device, one row per (device, budget); with --all-fit, one network that
+    fits them all.
     """
     from latency_kit.errors import LatkitError
-    from latency_kit.units import parse_budget
 
     if count < 1:
         raise click.BadParameter("must be at least 1", param_hint="-n")
     if export_format and not out_dir:
         raise LatkitError("--export needs -o DIR to write the networks into")
-    parsed = [parse_budget(b) for b in budgets]
-    model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
-                                          preset, seed, retrain)
-    results = [model.generate(b, count) for b in parsed]
-    rows = [_result_json(model, r) for r in results]
-    if export_format:
-        _export(model, results, Path(out_dir), rows, export_format)
+    targets = _targets(devices, cost_spec, name)
+    plan = _plan(budgets, targets)
+    if all_fit:
+        _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain, as_json)
+        return
+    rows, heads = [], []
+    for device in targets:
+        model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
+                                              preset, seed, retrain)
+        results = [model.generate(b, count) for b in plan[device]]
+        these = [_result_json(model, r, device) for r in results]
+        if export_format:
+            _export(model, results, Path(out_dir), these, export_format)
+        rows += these
+        heads.append((model, path, trained, these))
     if as_json:
         emit_json(rows)
         return
-    _print_answers(model, rows, f"PNAG on {model.space.name}, "
-                                f"{'trained and stored in' if trained else 'stored model'} {path}")
+    if len(targets) == 1:
+        model, path, trained, _ = heads[0]
+        _print_answers(model, rows, f"PNAG on {model.space.name}, "
+                                    f"{'trained and stored in' if trained else 'stored model'} {path}")
+        return
+    _print_devices([(m, these) for m, _, _, these in heads])
+
+
+def _targets(devices: tuple[str, ...], cost_spec: str | None, name: str | None) -> list[Any]:
+    """The devices to answer for (``[None]`` for a single ``--cost`` source); checks the names."""
+    from latency_kit.errors import LatkitError
+    from nas.devices import check_device_names
+
+    if len(devices) > 1 and cost_spec:
+        raise LatkitError("give several --device, or one --cost, not both")
+    if len(devices) > 1 and name:
+        raise LatkitError("--name stores one model; leave it out with several --device")
+    if devices:
+        check_device_names(devices)
+    return list(devices) or [None]
+
+
+def _plan(budgets: tuple[str, ...], targets: list[Any]) -> dict[Any, list[Any]]:
+    from latency_kit.errors import LatkitError
+    from latency_kit.units import parse_budget
+    from nas.devices import budget_plan
+
+    if targets == [None]:
+        if any("=" in b for b in budgets):
+            raise LatkitError("NAME=BUDGET needs --device NAME; with --cost give plain budgets")
+        return {None: [parse_budget(b) for b in budgets]}
+    return budget_plan(budgets, targets)
+
+
+def _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain,
+                      as_json) -> None:
+    from latency_kit.errors import LatkitError
+    from nas.devices import all_fit
+
+    if len(targets) < 2 or None in targets:
+        raise LatkitError("--all-fit needs two or more --device")
+    counts = {len(b) for b in plan.values()}
+    if len(counts) != 1:
+        raise LatkitError("--all-fit pairs the i-th budget of each device; give every device "
+                          "the same number of budgets")
+    models = {d: _load_or_fit(space, d, None, accuracy_spec, None, preset, seed, retrain).model
+              for d in targets}
+    answers = [all_fit(models, {d: plan[d][i] for d in targets}) for i in range(counts.pop())]
+    first = next(iter(models.values()))
+    budget_key, cost_key = _cost_field(first.unit)
+    rows = [{"arch": first.space.format(a.arch), first.label: round(a.value, 4),
+             "devices": [{"device": d, budget_key: round(a.budgets[d], 4),
+                          cost_key: round(a.costs[d], 4)} for d in targets],
+             "candidates": a.checked, "fitting_all": a.fitting} for a in answers]
+    if as_json:
+        emit_json(rows)
+        return
+    from rich.table import Table
+
+    out = console(stderr=False)
+    out.print(f"one network for {len(targets)} devices: the most accurate queried network that "
+              f"fits every budget; {first.label.replace('_', ' ')} from "
+              + first.accuracy.describe(), soft_wrap=True, highlight=False)
+    for i, (row, answer) in enumerate(zip(rows, answers), 1):
+        table = Table()
+        for column in ("device", "budget", f"predicted {cost_key.replace('_', ' ')}"):
+            table.add_column(column)
+        for d in targets:
+            table.add_row(d, models[d].describe_budget(answer.budgets[d]), f"{answer.costs[d]:g}")
+        out.print(table)
+        out.print(f"{i}: {row['arch']} ({first.label.replace('_', ' ')} {answer.value:.4g}; "
+                  f"{answer.fitting} of {answer.checked} queried networks fit all)",
+                  soft_wrap=True, highlight=False)
 
 
 @nas.command()
@@ -170,30 +261,50 @@ def generate(space, device, cost_spec, accuracy_spec, name, preset, seed, budget
 @click.option("--points", type=int, default=12, show_default=True,
               help="Budgets, log-spaced from the cheapest answer to the top of the range.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False), default=None,
-              help="Also draw the front as a PNG (needs the plot extra: matplotlib).")
+              help="Also draw the front as a PNG (needs the plot extra: matplotlib); with "
+                   "several --device, their fronts overlaid.")
 @click.option("--overlay", "overlays", multiple=True, type=click.Path(),
               help="Points to draw with the front: a CSV with columns arch, or cost and value "
                    "(optional label), or OFA net.config files or their folders. Repeatable.")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached model matches.")
 @json_option
-def front(space, device, cost_spec, accuracy_spec, name, preset, seed, points, plot_path,
+def front(space, devices, cost_spec, accuracy_spec, name, preset, seed, points, plot_path,
           overlays, retrain, as_json) -> None:
-    """Show the Pareto front: the answers across the feasible range (trains first if needed)."""
-    from nas.front import front_rows, plot_front, read_overlays
+    """Show the Pareto front: the answers across the feasible range (trains first if needed).
 
-    model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
-                                          preset, seed, retrain)
-    extra = read_overlays(overlays, model)
-    results = front_rows(model, points)
-    rows = [_result_json(model, r) for r in results]
-    if plot_path:
-        plot_front(model, results, plot_path, extra,
+    With several --device, each device's front (rows carry the device) and,
+    with --plot, all fronts on one chart.
+    """
+    from latency_kit.errors import LatkitError
+    from nas.front import front_rows, plot_front, plot_fronts, read_overlays
+
+    targets = _targets(devices, cost_spec, name)
+    if len(targets) > 1 and overlays:
+        raise LatkitError("--overlay draws points on one device's axes; give one --device")
+    fronts, rows, heads = {}, [], []
+    for device in targets:
+        model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
+                                              preset, seed, retrain)
+        results = front_rows(model, points)
+        these = [_result_json(model, r, device) for r in results]
+        rows += these
+        fronts[device or model.cost.describe()["source"]] = (model, results)
+        heads.append((model, path, trained, these))
+    if plot_path and len(targets) == 1:
+        model, results = next(iter(fronts.values()))
+        plot_front(model, results, plot_path, read_overlays(overlays, model),
                    title=f"{model.space.name} on {model.cost.describe()['source']}")
+    elif plot_path:
+        plot_fronts(fronts, plot_path)
     if as_json:
         emit_json(rows)
         return
-    _print_answers(model, rows, f"Pareto front of PNAG on {model.space.name}, "
-                                f"{'trained and stored in' if trained else 'stored model'} {path}")
+    if len(targets) == 1:
+        model, path, trained, _ = heads[0]
+        _print_answers(model, rows, f"Pareto front of PNAG on {model.space.name}, "
+                                    f"{'trained and stored in' if trained else 'stored model'} {path}")
+    else:
+        _print_devices([(m, these) for m, _, _, these in heads])
     if plot_path:
         console(stderr=False).print(f"plot written to {plot_path}")
 
@@ -214,7 +325,8 @@ def _context(model) -> dict[str, Any]:
     return out
 
 
-def _result_json(model, result) -> dict[str, Any]:
+def _result_json(model, result, device: str | None = None) -> dict[str, Any]:
+    """One answer as JSON; ``device`` (the ``--device`` name) overrides the source's name."""
     budget_key, cost_key = _cost_field(model.unit)
 
     def pick_json(pick) -> dict[str, Any]:
@@ -222,6 +334,8 @@ def _result_json(model, result) -> dict[str, Any]:
                 model.label: round(pick.value, 4)}
 
     row = {budget_key: result.budget, **pick_json(result.best), **_context(model)}
+    if device is not None:
+        row["device"] = device
     if len(result.picks) > 1:
         row["alternatives"] = [pick_json(p) for p in result.picks[1:]]
     if result.note:
@@ -283,3 +397,34 @@ def _print_answers(model, rows: list[dict[str, Any]], title: str) -> None:
     for row in rows:
         if "note" in row:
             out.print(f"note: {row['note']}", soft_wrap=True)
+
+
+def _print_devices(answers: list[tuple[Any, list[dict[str, Any]]]]) -> None:
+    """Several devices' answers, ``(model, rows)`` per device: one table row per
+    (device, budget), then each architecture on one line."""
+    from rich.table import Table
+
+    out = console(stderr=False)
+    for model, _ in answers:
+        out.print(f"feasible range {model.feasible_.describe()} on {_context(model)['device']}",
+                  soft_wrap=True, highlight=False)
+    table = Table()
+    for column in ("#", "device", "budget", "predicted cost", "value"):
+        table.add_column(column)
+    numbered = []
+    for model, rows in answers:
+        budget_key, cost_key = _cost_field(model.unit)
+        for row in rows:
+            for i, pick in enumerate([row] + row.get("alternatives", [])):
+                numbered.append(pick["arch"])
+                table.add_row(str(len(numbered)), row["device"] if i == 0 else "",
+                              model.describe_budget(row[budget_key]) if i == 0 else "",
+                              model.describe_budget(pick[cost_key]),
+                              f"{pick[model.label]:.4g} ({model.label.replace('_', ' ')})")
+    out.print(table)
+    for i, arch in enumerate(numbered, 1):
+        out.print(f"{i}: {arch}", soft_wrap=True, highlight=False)
+    for _, rows in answers:
+        for row in rows:
+            if "note" in row:
+                out.print(f"note ({row['device']}): {row['note']}", soft_wrap=True)

@@ -7,7 +7,8 @@
   ``cost`` and ``value`` columns, or from OFA ``net.config`` files (one per
   published network, read by :mod:`latency_kit.formats.net_config`);
 * :func:`plot_front` -- accuracy (or proxy score) against cost as a PNG, with
-  matplotlib (the ``plot`` extra, imported here only).
+  matplotlib (the ``plot`` extra, imported here only);
+* :func:`plot_fronts` -- several devices' fronts overlaid on one chart.
 """
 
 from __future__ import annotations
@@ -147,6 +148,59 @@ def read_overlay(path: str | Path, model: PNAG) -> list[OverlayPoint]:
     return points
 
 
+def _pyplot() -> Any:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg", force=True)
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise LatkitError("plotting needs matplotlib; install it with: pip install 'latkit[plot]'") from None
+    return plt
+
+
+def plot_fronts(fronts: dict[str, tuple[PNAG, Sequence[Generation]]], path: str | Path,
+                title: str = "") -> Any:
+    """Overlay several devices' fronts, ``{device: (model, answers)}``, and write a PNG.
+
+    Per device, in the order given, two lines share one colour: the stored
+    front as a step line (exactly ``model.front_``'s (cost, value) points)
+    labelled ``"<device> front"``, then the answers as markers labelled
+    ``"<device> answers"``. Returns the figure. Raises ``LatkitError`` when
+    the models differ in cost unit, search space or accuracy label (their
+    axes would not match), or matplotlib is missing.
+    """
+    models = [m for m, _ in fronts.values()]
+    for attr in ("unit", "label"):
+        if len({getattr(m, attr) for m in models}) > 1:
+            raise LatkitError(f"the devices' fronts differ in {attr} "
+                              f"({', '.join(sorted({getattr(m, attr) for m in models}))}); "
+                              "plot devices measured in one unit and scored by one source")
+    if len({m.space.name for m in models}) > 1:
+        raise LatkitError("the devices' fronts are in different search spaces; plot one space")
+    plt = _pyplot()
+    first = models[0]
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for k, (device, (model, rows)) in enumerate(fronts.items()):
+        colour = colours[k % len(colours)]
+        front = model.front_
+        ax.plot([c for _, _, c in front], [v for _, v, _ in front], drawstyle="steps-post",
+                color=colour, label=f"{device} front")
+        ax.plot([g.best.cost for g in rows], [g.best.value for g in rows], "o", color=colour,
+                label=f"{device} answers")
+    ax.set_xscale("log")
+    ax.set_xlabel(f"cost ({'MAdds' if first.unit == 'madds' else 'ms'}, log scale)")
+    ax.set_ylabel(first.label.replace("_", " "))
+    ax.set_title(title or f"{first.space.name}: fronts of {len(fronts)} devices")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return fig
+
+
 def plot_front(model: PNAG, rows: Sequence[Generation], path: str | Path,
                overlays: dict[str, list[OverlayPoint]] | None = None, title: str = "") -> Any:
     """Draw the front and write it to ``path`` (PNG); returns the matplotlib figure.
@@ -157,13 +211,7 @@ def plot_front(model: PNAG, rows: Sequence[Generation], path: str | Path,
     markers; each overlay follows as its own marker set. Needs matplotlib
     (``pip install 'latkit[plot]'``), else raises ``LatkitError``.
     """
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg", force=True)
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise LatkitError("plotting needs matplotlib; install it with: pip install 'latkit[plot]'") from None
+    plt = _pyplot()
     unit = "MAdds" if model.unit == "madds" else "ms"
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
     front = model.front_
