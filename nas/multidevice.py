@@ -9,15 +9,19 @@ needs only those R measurements, no retraining:
 * the few-shot transfer of :mod:`latency_kit.predict.transfer`, fitted on the same R
   measurements with the training devices as sources, predicts its latency
   for any architecture. Generation keeps only candidates whose predicted
-  latency (times a safety factor from the transfer's leave-one-out error)
-  fits the budget.
+  latency times a margin factor fits the budget. The factor is a
+  split-conformal bound (:mod:`nas.margin`) on the transfer's errors, taken
+  over the training devices, each predicted from the others and its own
+  noisy reference measurements; its coverage is measured on held-out
+  devices and reported with each answer.
 
 Training, over the training devices, whose full cost tables are known:
 
 1. pick the references; for each training device build the same few-shot
    cost model a new device would get, from the *other* training devices
    (leave one device out), so training sees the prediction error that test
-   time will see;
+   time will see; calibrate the margin the same way, with reference
+   measurement noise (``reference_noise``, log-sd, 5% by default);
 2. query accuracy on M architectures (the archive);
 3. fit the evaluator R(alpha | B, device) with the PNAG ranking loss, labels
    from the devices' true costs; its architecture input includes the
@@ -30,14 +34,15 @@ Typical use::
     model = MultiDevicePNAG(space, accuracy, {"pixel3": cost1, ...}).fit()
     refs = model.references_                       # measure these on the new device
     device = model.device("phone-x", measured_ms)  # no retraining
-    model.generate(device, "20ms").best
+    answer = model.generate(device, "20ms")
+    answer.best, answer.describe()   # 'predicted 18.1 ms, margin 1.6 ms, covers 99.2% of held-out cases'
 """
 
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -51,6 +56,7 @@ from latency_kit.units import Budget
 from nas.budget import BudgetContext, FeasibleRange
 from nas.evaluator import Evaluator, ranking_loss
 from nas.generator import Generator, fit_generator
+from nas.margin import fit_margin
 from nas.pnag import INFEASIBLE_FLOOR, PNAG, Generation, Settings, cached_features
 from nas.sources.base import AccuracySource, CostSource, held_archs
 
@@ -106,8 +112,9 @@ class MultiDevicePNAG:
     """A PNAG generator and evaluator shared by several devices (see module docs)."""
 
     def __init__(self, space: Any, accuracy: AccuracySource, costs: Mapping[str, CostSource],
-                 settings: Settings | None = None, shots: int = 10, safety: float = 1.0,
-                 pool_size: int = SAMPLED_POOL):
+                 settings: Settings | None = None, shots: int = 10, safety: float | None = None,
+                 pool_size: int = SAMPLED_POOL, margin_level: float = 0.99,
+                 reference_noise: float = 0.05, noise_draws: int = 3):
         if len(costs) < 2:
             raise LatkitError("a multi-device generator needs at least 2 training devices")
         for name, cost in costs.items():
@@ -117,6 +124,8 @@ class MultiDevicePNAG:
         self.space, self.accuracy, self.costs = space, accuracy, dict(costs)
         self.settings = settings or Settings()
         self.shots, self.safety, self.pool_size = shots, safety, pool_size
+        self.margin_level, self.reference_noise = margin_level, reference_noise
+        self.noise_draws = noise_draws
         self._features: dict[Any, np.ndarray] = {}
 
     # -- pieces ----------------------------------------------------------------
@@ -137,6 +146,11 @@ class MultiDevicePNAG:
 
     def _transfer(self, name: str, sources: list[str], reference_ms: np.ndarray) -> DeviceModel:
         """Few-shot device model of ``name`` from its reference latencies."""
+        return self._transfer_pool(name, sources, reference_ms)[0]
+
+    def _transfer_pool(self, name: str, sources: list[str],
+                       reference_ms: np.ndarray) -> tuple[DeviceModel, np.ndarray]:
+        """:meth:`_transfer` and its predicted ms over the pool."""
         cols = [self.sources_.index(s) for s in sources]
         scale = SourceScale.fit(self.pool_ms_[:, cols])
         model = FewShotTransfer().fit(scale.transform(self.pool_ms_[self.ref_idx_][:, cols]),
@@ -149,7 +163,7 @@ class MultiDevicePNAG:
 
         pool_pred = model.predict(scale.transform(self.pool_ms_[:, cols]), self.pool_feats_)
         return DeviceModel(name, embedding_of(reference_ms), predict, _range(pool_pred),
-                           model.loo_rmse_log_)
+                           model.loo_rmse_log_), pool_pred
 
     def device(self, name: str, reference_ms: Sequence[float] | Mapping[Any, float]) -> DeviceModel:
         """The model of a new device from its latencies on :attr:`references_`.
@@ -197,6 +211,7 @@ class MultiDevicePNAG:
                                  self.pool_ms_[self.ref_idx_, k])
             for k, name in enumerate(self.sources_)}
         self.true_ranges_ = {name: _range(self.pool_ms_[:, k]) for k, name in enumerate(self.sources_)}
+        self._calibrate()
         tick("devices", 1, 1)
         # archive: M architectures with known accuracy
         held = held_archs(self.accuracy)
@@ -212,6 +227,36 @@ class MultiDevicePNAG:
         self._fit_generator(rng, tick)
         self.seconds_ = time.perf_counter() - started
         return self
+
+    def _calibrate(self) -> None:
+        """The conformal margin (:mod:`nas.margin`): for each training device, the
+        few-shot model it would get from the *other* devices and its reference
+        latencies, each times ``exp(N(0, reference_noise))`` (measurement noise
+        across processes), ``noise_draws`` times; residuals are log true - log
+        predicted over the pool, references excluded."""
+        rng = np.random.default_rng(self.settings.seed + 7919)
+        keep = np.ones(len(self.pool_ms_), dtype=bool)
+        keep[self.ref_idx_] = False
+        residuals: dict[str, np.ndarray] = {}
+        for k, name in enumerate(self.sources_):
+            others = [n for n in self.sources_ if n != name]
+            true = self.pool_ms_[:, k]
+            parts = []
+            for _ in range(max(1, self.noise_draws)):
+                refs = true[self.ref_idx_] * np.exp(rng.normal(0.0, self.reference_noise,
+                                                               len(self.ref_idx_)))
+                pred = self._transfer_pool(name, others, refs)[1]
+                ok = keep & np.isfinite(true) & (true > 0) & np.isfinite(pred) & (pred > 0)
+                parts.append(np.log(true[ok]) - np.log(pred[ok]))
+            residuals[name] = np.concatenate(parts)
+        self.margin_ = fit_margin(residuals, self.margin_level)
+        self.calibration_residuals_ = np.sort(np.concatenate(list(residuals.values())))
+
+    def coverage(self, factor: float) -> float:
+        """Share of held-out calibration cases whose true latency is at most
+        ``factor`` times the prediction (see :meth:`_calibrate`)."""
+        r = self.calibration_residuals_
+        return float(np.searchsorted(r, math.log(factor), side="right") / len(r))
 
     def _fit_evaluator(self, archive: list[Any], acc: np.ndarray, rng: np.random.Generator,
                        tick: Progress) -> None:
@@ -307,24 +352,70 @@ class MultiDevicePNAG:
 
     # -- generation ------------------------------------------------------------
     def generate(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
-                 safety: float | None = None, **options: Any) -> Generation:
-        """The best ``n`` architectures whose *predicted* latency on ``device``,
-        times ``exp(safety * log_error)``, is at most ``budget``.
+                 safety: float | None = None, **options: Any) -> "DeviceGeneration":
+        """The best ``n`` architectures whose *predicted* latency (ms) on ``device``,
+        times a margin factor, is at most ``budget``.
 
-        ``safety`` (default: the model's) trades accuracy for the chance that
-        the real latency fits: 0 trusts the prediction, 1 keeps one
-        leave-one-out standard error of headroom. Other options are those of
-        :meth:`nas.pnag.PNAG.search` (candidates, rerank, archive, seed),
-        which does the sampling, filtering and reranking.
+        The factor is the conformal margin :attr:`margin_` (its ``level``,
+        0.99 by default, and coverage measured on held-out training devices)
+        when ``safety`` is ``None`` (and the model's ``safety`` is too);
+        otherwise ``exp(safety * log_error)``, the transfer's leave-one-out
+        error (``safety=0`` trusts the prediction). Picks' ``cost`` is the
+        predicted ms without the margin; the answer reports the margin and its
+        measured coverage (:meth:`DeviceGeneration.describe`). Other options are
+        those of :meth:`nas.pnag.PNAG.search` (candidates, rerank, archive,
+        seed). Raises ``LatkitError`` for a budget below the device's range.
         """
         if not hasattr(self, "generator_"):
             raise RuntimeError("MultiDevicePNAG.generate needs a fitted model")
-        margin = math.exp((self.safety if safety is None else safety) * device.log_error)
-        view = _DeviceView(self, device, margin)
-        result = view.search(budget, n, **options)
+        safety = self.safety if safety is None else safety
+        factor = self.margin_.factor if safety is None else math.exp(safety * device.log_error)
+        view = _DeviceView(self, device, factor)
+        try:
+            result = view.search(budget, n, **options)
+        except LatkitError as exc:
+            if factor <= 1.0 or not str(exc).startswith("no architecture under"):
+                raise
+            raise LatkitError(
+                f"no architecture of device {device.name!r} is predicted under {budget} with the "
+                f"margin (predictions times {factor:.3f}, covering {100 * self.coverage(factor):.1f}% "
+                f"of held-out cases); raise the budget or pass safety=0 to trust the prediction "
+                f"(feasible range {device.feasible.describe()})") from None
         for pick in result.picks:
-            pick.cost /= margin
-        return result
+            pick.cost /= factor
+        base = {f.name: getattr(result, f.name) for f in fields(Generation)}
+        return DeviceGeneration(**base, factor=factor, coverage=self.coverage(factor),
+                                level=self.margin_.level if safety is None else None)
+
+
+@dataclass
+class DeviceGeneration(Generation):
+    """A multi-device answer with its margin: each pick's ``cost`` is the predicted
+    ms, ``factor`` what the prediction was multiplied by to fit the budget,
+    ``coverage`` the share of held-out calibration cases whose true latency
+    that factor covers, ``level`` the conformal target (``None`` for a
+    ``safety`` multiple)."""
+
+    factor: float = 1.0
+    coverage: float = float("nan")
+    level: float | None = None
+
+    def margin_ms(self, rank: int = 0) -> float:
+        """The headroom (ms) kept for the ``rank``-th pick."""
+        return self.picks[rank].cost * (self.factor - 1.0)
+
+    def describe(self, rank: int = 0) -> str:
+        """``predicted X ms, margin Y ms, covers Z% of held-out cases``."""
+        return (f"predicted {self.picks[rank].cost:.4g} ms, margin {self.margin_ms(rank):.3g} ms, "
+                f"covers {100 * self.coverage:.1f}% of held-out cases")
+
+    def margin_json(self, rank: int = 0) -> dict[str, Any]:
+        """The margin fields of an answer: ``predicted_ms``, ``margin_ms``,
+        ``margin_factor``, ``coverage`` (0-1) and ``coverage_target``."""
+        return {"predicted_ms": round(self.picks[rank].cost, 4),
+                "margin_ms": round(self.margin_ms(rank), 4),
+                "margin_factor": round(self.factor, 4), "coverage": round(self.coverage, 4),
+                "coverage_target": self.level}
 
 
 class _MarginCost(PredictedCost):
