@@ -142,6 +142,11 @@ def train(space, devices, cost_spec, accuracy_spec, name, preset, seed, as_json)
 @click.option("--all-fit", "all_fit", is_flag=True,
               help="With several --device: one network that fits every device, each under its "
                    "own budget (the i-th budget of each device together).")
+@click.option("--verify", is_flag=True,
+              help="Measure each answer end to end on the device (its profile's backend, "
+                   "here); if it does not fit the budget, the next answer.")
+@click.option("--tries", type=int, default=5, show_default=True,
+              help="With --verify: answers to measure per budget at most.")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached model matches.")
 @click.option("--export", "export_format", type=click.Choice(["onnx", "tflite"]), default=None,
               help="Also write each generated network (tflite needs the mobile extra).")
@@ -149,7 +154,7 @@ def train(space, devices, cost_spec, accuracy_spec, name, preset, seed, as_json)
               help="Directory for --export.")
 @json_option
 def generate(space, devices, cost_spec, accuracy_spec, name, preset, seed, budgets, count,
-             all_fit, retrain, export_format, out_dir, as_json) -> None:
+             all_fit, verify, tries, retrain, export_format, out_dir, as_json) -> None:
     """Generate the best architecture under each budget (trains first if needed).
 
     Answers come from the model's stored front: the same budget always gets
@@ -165,15 +170,20 @@ def generate(space, devices, cost_spec, accuracy_spec, name, preset, seed, budge
         raise LatkitError("--export needs -o DIR to write the networks into")
     targets = _targets(devices, cost_spec, name)
     plan = _plan(budgets, targets)
+    if verify and all_fit:
+        raise LatkitError("--verify measures one device's answers; leave out --all-fit")
     if all_fit:
         _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain, as_json)
         return
+    measured = _measurable(targets) if verify else {}
     rows, heads = [], []
     for device in targets:
         model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
                                               preset, seed, retrain)
         results = [model.generate(b, count) for b in plan[device]]
         these = [_result_json(model, r, device) for r in results]
+        if verify:
+            _verify(model, measured[device], plan[device], these, tries)
         if export_format:
             _export(model, results, Path(out_dir), these, export_format)
         rows += these
@@ -187,6 +197,40 @@ def generate(space, devices, cost_spec, accuracy_spec, name, preset, seed, budge
                                     f"{'trained and stored in' if trained else 'stored model'} {path}")
         return
     _print_devices([(m, these) for m, _, _, these in heads])
+
+
+def _measurable(targets: list[Any]) -> dict[Any, Any]:
+    """The backend of each ``--device`` for --verify, checked before any training."""
+    from nas.verify import measurable
+
+    return {device: measurable(device) for device in targets}
+
+
+def _verify(model, target, budgets: list[Any], rows: list[dict[str, Any]],
+            tries: int) -> None:
+    """Measure each row's answers on ``target`` (:mod:`nas.verify`) and put the
+    first that fits, with what was measured, into the row."""
+    from nas.verify import verify_answer
+
+    _, cost_key = _cost_field(model.unit)
+    for budget, row in zip(budgets, rows):
+        with console().status(f"measuring answers for {model.describe_budget(row['budget_ms'])} "
+                              f"on {target.device}"):
+            checked = verify_answer(model, budget, target, tries)
+        row["tried"] = [{"arch": model.space.format(p.arch), cost_key: round(p.cost, 4),
+                         "measured_ms": round(ms, 4)} for p, ms in checked.tried]
+        row["verified"] = checked.pick is not None
+        if checked.pick is None:
+            row["note"] = (f"none of the {len(checked.tried)} best answers measured within "
+                           f"the budget on {target.device} (measured "
+                           + ", ".join(f"{ms:.3g}" for _, ms in checked.tried)
+                           + " ms); raise the budget or --tries")
+            continue
+        row.update({"arch": model.space.format(checked.pick.arch),
+                    cost_key: round(checked.pick.cost, 4),
+                    model.label: round(checked.pick.value, 4),
+                    "measured_ms": round(checked.measured_ms, 4)})
+        row.pop("alternatives", None)
 
 
 def _targets(devices: tuple[str, ...], cost_spec: str | None, name: str | None) -> list[Any]:
@@ -394,9 +438,22 @@ def _print_answers(model, rows: list[dict[str, Any]], title: str) -> None:
     out.print(table)
     for i, arch in enumerate(numbered, 1):
         out.print(f"{i}: {arch}", soft_wrap=True, highlight=False)
+    _print_verified(model, rows)
     for row in rows:
         if "note" in row:
             out.print(f"note: {row['note']}", soft_wrap=True)
+
+
+def _print_verified(model, rows: list[dict[str, Any]]) -> None:
+    """One line per --verify'd answer: what the device measured."""
+    budget_key, _ = _cost_field(model.unit)
+    for row in rows:
+        if row.get("verified"):
+            device = f" on {row['device']}" if "device" in row else ""
+            console(stderr=False).print(
+                f"verified{device}: {model.describe_budget(row[budget_key])} budget, measured "
+                f"{row['measured_ms']:.4g} ms end to end ({len(row['tried'])} measured)",
+                soft_wrap=True, highlight=False)
 
 
 def _print_devices(answers: list[tuple[Any, list[dict[str, Any]]]]) -> None:
@@ -424,6 +481,8 @@ def _print_devices(answers: list[tuple[Any, list[dict[str, Any]]]]) -> None:
     out.print(table)
     for i, arch in enumerate(numbered, 1):
         out.print(f"{i}: {arch}", soft_wrap=True, highlight=False)
+    for model, rows in answers:
+        _print_verified(model, rows)
     for _, rows in answers:
         for row in rows:
             if "note" in row:

@@ -190,3 +190,67 @@ def test_front_with_two_devices_overlays_both_fronts(home, tmp_path, monkeypatch
     assert lines[0].get_color() != lines[2].get_color()
     # the two devices' fronts differ (dev-b is another device, not a copy)
     assert not np.array_equal(lines[0].get_xydata(), lines[2].get_xydata())
+
+
+@pytest.fixture()
+def stand_in(home):
+    """``toy-slow`` (tests/toy/slow.py) with a stored table profile of the same name
+    that predicts dev-a's latencies; the device reports them unless told slower."""
+    import importlib
+    import sys
+
+    from latency_kit.backends import BACKENDS
+
+    space, truth, root, acc = home
+    sys.modules.pop("tests.toy.slow", None)
+    slow = importlib.import_module("tests.toy.slow").ToySlowBackend
+    slow.latency_ms = {space.format(a): t["dev-a"] for a, t in truth.items()}
+    slow.slowdown, slow.runs = {}, []
+    if not (root / "profiles" / "toy-slow").is_dir():
+        folder = root / "profiles" / "toy-slow"
+        write_table_profile(folder, "toy-slow", "nb201", dict(slow.latency_ms),
+                            {"device": "toy-slow"})
+        # as if this machine's toy-slow backend had measured the table, not an import
+        meta = json.loads((folder / "profile.json").read_text())
+        (folder / "profile.json").write_text(json.dumps({**meta, "backend": "stand-in"}))
+    yield slow
+    BACKENDS.unregister("toy-slow")
+    sys.modules.pop("tests.toy.slow", None)
+
+
+def test_verify_moves_to_the_next_network_when_the_device_measures_slower(stand_in, home):
+    _, _, _, acc = home
+    plain = run(acc, "generate", "--device", "toy-slow", "--budget", "4ms", "-n", "3", "--json")
+    assert plain.exit_code == 0, plain.output
+    [answer] = json.loads(plain.stdout)
+    assert stand_in.runs == []  # without --verify nothing is measured
+    first, second = answer["arch"], answer["alternatives"][0]["arch"]
+    stand_in.slowdown = {first: 1.4}  # the device runs the top answer 40% slower
+    result = run(acc, "generate", "--device", "toy-slow", "--budget", "4ms", "--verify",
+                 "--json")
+    assert result.exit_code == 0, result.output
+    [row] = json.loads(result.stdout)
+    assert stand_in.runs == [first, second]
+    assert row["verified"] is True and row["arch"] == second
+    assert row["measured_ms"] == pytest.approx(stand_in.latency_ms[second])
+    assert row["measured_ms"] <= 4.0
+    assert [t["arch"] for t in row["tried"]] == [first, second]
+    assert row["tried"][0]["measured_ms"] == pytest.approx(1.4 * row["tried"][0]["latency_ms"])
+    assert row["tried"][0]["measured_ms"] > 4.0
+    # no answer fits within --tries: the row keeps the model's answer and says so
+    stand_in.slowdown = {a: 2.0 for a in stand_in.latency_ms}
+    stuck = run(acc, "generate", "--device", "toy-slow", "--budget", "4ms", "--verify",
+                "--tries", "2", "--json")
+    [row] = json.loads(stuck.stdout)
+    assert row["verified"] is False and len(row["tried"]) == 2
+    assert row["arch"] == first and "none of the 2 best answers" in row["note"]
+    human = run(acc, "generate", "--device", "toy-slow", "--budget", "4ms", "--verify")
+    assert human.exit_code == 0 and "none of the 5 best answers" in human.stdout
+
+
+def test_verify_needs_a_device_this_machine_measures(home):
+    _, _, _, acc = home
+    result = run(acc, "generate", "--device", "dev-a", "--budget", "4ms", "--verify")
+    assert result.exit_code != 0 and result.output.count("\n") == 1
+    assert "--verify cannot measure 'dev-a' here" in result.output
+    assert "imported" in result.output and "━" not in result.output  # refused before training
