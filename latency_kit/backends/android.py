@@ -28,6 +28,14 @@ peak (MB) goes into the entry; where it has ``--gpu_precision_loss_allowed``
 the GPU delegate gets it explicitly (``true``, the tool's default), and the
 fingerprint's ``compute_precision`` says ``fp16``.
 
+A user's ``.tflite`` file (``latkit measure --model``) is pushed as it is
+(named by its SHA-256); its input shapes are read here with LiteRT, and where
+``--shape`` (or a batch) changes one, every input goes to the tool as
+``--input_layer=a,b --input_layer_shape=1,224,224,3:1,128`` (all inputs, in
+the model's order, as ``BenchmarkTfLiteModel::Init`` requires). ``--ops``
+runs the tool once more with ``--enable_op_profiling=true`` and reads its Run
+Order table (:func:`~latency_kit.backends.tflite_bench.op_times`).
+
 Losing the phone (unplugged, adb died) raises :class:`DeviceError` with one
 line; the profiler has journaled every finished entry, so rerunning the same
 command resumes.
@@ -49,8 +57,9 @@ from latency_kit.jsonio import read_json
 from latency_kit.paths import home
 from latency_kit.convert.tflite import cached_tflite, check_precision, converter_version
 from latency_kit.backends import android_discovery as disc
-from latency_kit.backends.base import Backend, ModelSpec, Prepared
-from latency_kit.backends.tflite_bench import BenchmarkResult, parse_benchmark_output, parse_help_flags
+from latency_kit.backends.base import Backend, ModelSpec, OpTimes, Prepared
+from latency_kit.backends.tflite_bench import (BenchmarkResult, op_times, parse_benchmark_output,
+                                               parse_help_flags)
 
 REMOTE_DIR = "/data/local/tmp/latkit"
 REMOTE_BINARY = f"{REMOTE_DIR}/benchmark_model"
@@ -67,6 +76,7 @@ DELEGATE_NAMES = {"cpu": "XNNPACK", "xnnpack": "XNNPACK", "gpu": "GPU", "nnapi":
 # ("cpu" is a CPU measurement with or without XNNPACK: recorded, not refused.)
 REQUIRED = ("xnnpack", "gpu", "nnapi")
 MEMORY_FLAG = "report_peak_memory_footprint"
+OP_PROFILING_FLAG = "enable_op_profiling"
 GPU_LOSS_FLAG = "gpu_precision_loss_allowed"
 _HELP_CACHE: dict[str, frozenset[str]] = {}  # binary sha256 -> flags its --help lists
 log = logging.getLogger(__name__)
@@ -134,11 +144,31 @@ def cpu_temperature(zones: dict[str, str], temps: dict[str, str]) -> float | Non
     return max(pool) if pool else None
 
 
+def file_input_flags(spec: ModelSpec) -> tuple[dict[str, list[int]], list[str]]:
+    """The input shapes of the ``.tflite`` file ``spec.key`` (read here with
+    LiteRT, ``--shape`` applied) and the ``benchmark_model`` flags that feed
+    them: none when the file's own shapes serve, else ``--input_layer`` and
+    ``--input_layer_shape`` for every input (the tool's lists are split at
+    ``,`` and ``:``, so an input name holding either is refused)."""
+    from latency_kit.backends.litert import file_input_shapes
+
+    shapes, resized = file_input_shapes(spec)
+    if not resized:
+        return shapes, []
+    odd = [name for name in shapes if "," in name or ":" in name]
+    if odd:
+        raise LatkitError(f"input {odd[0]!r} of {spec.key} holds ',' or ':', which benchmark_model's "
+                          "--input_layer list cannot carry; save the model with plain input names")
+    return shapes, [f"--input_layer={','.join(shapes)}",
+                    "--input_layer_shape=" + ":".join(",".join(map(str, s)) for s in shapes.values())]
+
+
 class AndroidBackend(Backend):
     """Times ``.tflite`` models on an attached phone with ``benchmark_model``."""
 
     name = "android"
     runtime = "tflite-benchmark_model"
+    model_formats = (".tflite",)
     # One process per batch: few, long batches (about 0.3 s of inference each).
     measure_settings: ClassVar[MeasureSettings] = MeasureSettings(
         warmup_ms=0.0, min_warmup_runs=1, repeats=5, batch_ms=300.0, max_iterations=50,
@@ -284,12 +314,37 @@ class AndroidBackend(Backend):
         }
 
     def prepare(self, spec: ModelSpec) -> Prepared:
-        local = cached_tflite(spec, self.precision, self.cache)
-        remote = disc.check_device_path(f"{REMOTE_MODELS}/{local.name}")
+        info: dict[str, Any] = {}
+        if spec.kind == "file":
+            local = Path(spec.key)
+            info["inputs"], info["input_flags"] = file_input_flags(spec)
+            name = f"model-{sha256(local)[:16]}.tflite"
+        else:
+            local = cached_tflite(spec, self.precision, self.cache)
+            name = local.name
+        remote = disc.check_device_path(f"{REMOTE_MODELS}/{name}")
         self._call(lambda: self._device.sync.push(str(local), remote, 0o644))
-        return Prepared(spec, state=remote, info={"local": str(local)})
+        return Prepared(spec, state=remote, info={"local": str(local), **info})
 
-    def benchmark(self, prepared: Prepared, runs: int, op_profiling: bool | None = None) -> BenchmarkResult:
+    def check_profile_ops(self) -> None:
+        """``LatkitError`` when the pushed binary's ``--help`` lists no ``--enable_op_profiling``."""
+        if self.tool_flags and OP_PROFILING_FLAG not in self.tool_flags:
+            raise LatkitError(f"--ops: {self.binary.name} does not list --{OP_PROFILING_FLAG} in its "
+                              f"--help, so it cannot break a model down per operator; {WHERE_TO_GET}")
+
+    def profile_ops(self, prepared: Prepared, runs: int, warmup: int = 3) -> list[OpTimes]:
+        """Per-node ms of one ``benchmark_model --enable_op_profiling=true`` run of
+        ``runs`` inferences after ``warmup`` (the tool profiles the timed runs
+        only). Each :class:`OpTimes` holds the tool's average over those runs.
+        ``DeviceError`` when the tool prints no operator-wise profile."""
+        result = self.benchmark(prepared, runs, op_profiling=True, warmup_runs=warmup)
+        if not result.ops:
+            raise DeviceError(f"{self.binary.name} printed no 'Operator-wise Profiling Info for "
+                              f"Regular Benchmark Runs' table with --{OP_PROFILING_FLAG}=true")
+        return op_times(result.ops)
+
+    def benchmark(self, prepared: Prepared, runs: int, op_profiling: bool | None = None,
+                  warmup_runs: int | None = None) -> BenchmarkResult:
         """One ``benchmark_model`` run of ``runs`` inferences after the thermal guard.
 
         Records what the tool said about the run in ``prepared.info["entry"]``
@@ -299,9 +354,11 @@ class AndroidBackend(Backend):
         profiling = self.op_profiling if op_profiling is None else op_profiling
         entry = prepared.info.setdefault("entry", {})
         args = ["taskset", self.core_mask] if self.core_mask else []
+        warmup = self.warmup_runs if warmup_runs is None else int(warmup_runs)
         args += [REMOTE_BINARY, f"--graph={prepared.state}", f"--num_threads={self.threads}",
-                 f"--warmup_runs={self.warmup_runs}", "--warmup_min_secs=0",
-                 f"--num_runs={int(runs)}", "--min_secs=0", *self.delegate_flags]
+                 f"--warmup_runs={warmup}", "--warmup_min_secs=0",
+                 f"--num_runs={int(runs)}", "--min_secs=0", *self.delegate_flags,
+                 *prepared.info.get("input_flags", [])]
         if MEMORY_FLAG in self.tool_flags and "peak_memory_mb" not in entry:
             args.append(f"--{MEMORY_FLAG}=true")  # the first run only: timed batches run without it
         if profiling:

@@ -123,6 +123,26 @@ def random_input(shape: Sequence[int], dtype: Any, rng: np.random.Generator) -> 
     raise LatkitError(f"cannot make a random input of type {dtype}")
 
 
+# The devices that run each model-file format (``latkit measure --model``), for advice.
+MODEL_FILE_DEVICES = {
+    ".onnx": "--device cpu (ONNX Runtime), tensorrt or gpu (TensorRT)",
+    ".tflite": "--device tflite-cpu (LiteRT), an Android phone (its model name, e.g. pixel) "
+               "or ssh://user@host (LiteRT on a Linux board)",
+}
+
+
+def model_file_advice(suffix: str) -> str:
+    """Which devices run a ``suffix`` model file, as the end of an error line."""
+    return f"{suffix} files run on {MODEL_FILE_DEVICES[suffix]}"
+
+
+def no_op_profiler(runtime: str, device: str) -> str:
+    """The one-line reason ``--ops`` fails on a runtime without a per-operator profiler."""
+    return (f"--ops: device {device} ({runtime}) has no per-operator profiler; it measures "
+            "a model end to end only (per-operator tables come from ONNX Runtime on cpu, "
+            "benchmark_model on an Android phone and TensorRT on a GPU)")
+
+
 @dataclass(frozen=True)
 class OpTimes:
     """One node of a profiled model: what it is and its time in each profiled run (ms)."""
@@ -222,8 +242,14 @@ class Backend(ABC):
 
         Raises ``LatkitError`` where the runtime has no per-operator profiler.
         """
-        raise LatkitError(f"--ops: the {self.runtime} runtime of device {self.name} has no "
-                          "per-operator profiler")
+        raise LatkitError(no_op_profiler(self.runtime, self.name))
+
+    def check_profile_ops(self) -> None:
+        """Raise ``LatkitError`` (one line) when :meth:`profile_ops` cannot run on
+        this backend; called before anything is timed. By default: when the
+        class does not override ``profile_ops``."""
+        if type(self).profile_ops is Backend.profile_ops:
+            raise LatkitError(no_op_profiler(self.runtime, self.name))
 
     def release(self, prepared: Prepared) -> None:
         """Free what ``prepare`` allocated (default: drop the state)."""

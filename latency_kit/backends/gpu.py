@@ -26,7 +26,7 @@ from latency_kit.errors import DeviceError
 from latency_kit.fingerprint import host_fingerprint
 from latency_kit.backends.gpu_settings import (GpuSettings, SMI_FIELDS, capture_failed, choose_gpu_runtime,
                             latency_summary, launch_mode, parse_nvidia_smi)
-from latency_kit.backends.base import Backend, ModelSpec, Prepared
+from latency_kit.backends.base import Backend, ModelSpec, OpTimes, Prepared
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -259,6 +259,8 @@ class GpuBackend(Backend):
     name = "gpu"
     runtime = "tensorrt or torch-cuda"
     fresh_processes = True
+    # What TensorRT runs; an opened backend lists its chosen runtime's (none for torch-cuda).
+    model_formats = (".onnx",)
 
     def __init__(self, device: str = "gpu", batch: int = 1, precision: str = "fp32",
                  workspace_mb: int = 1024, cuda_graph: bool = True, warmup_ms: float = 200.0):
@@ -273,6 +275,7 @@ class GpuBackend(Backend):
         params = inspect.signature(cls.__init__).parameters
         self.inner = cls(**{k: v for k, v in options.items() if k in params})
         self.runtime = self.inner.runtime  # type: ignore[misc]
+        self.model_formats = self.inner.model_formats  # type: ignore[misc]
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
@@ -292,6 +295,13 @@ class GpuBackend(Backend):
 
     def run_batch(self, prepared: Prepared, iterations: int) -> float:
         return self.inner.run_batch(prepared, iterations)
+
+    def profile_ops(self, prepared: Prepared, runs: int, warmup: int = 3) -> list[OpTimes]:
+        """The chosen runtime's per-operator times (TensorRT: per engine layer)."""
+        return self.inner.profile_ops(prepared, runs, warmup)
+
+    def check_profile_ops(self) -> None:
+        self.inner.check_profile_ops()
 
     def release(self, prepared: Prepared) -> None:
         self.inner.release(prepared)

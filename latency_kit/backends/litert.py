@@ -87,20 +87,53 @@ class LiteRTBackend(Backend):
         return litert_runner.time_invoke(prepared.state, iterations)
 
 
+def file_interpreter(path: str, threads: int = 1) -> Any:
+    """A LiteRT interpreter of the ``.tflite`` file ``path`` (tensors not allocated).
+
+    Raises ``MissingExtraError`` without ai-edge-litert and ``LatkitError``
+    with LiteRT's reason when the file does not load.
+    """
+    from importlib.util import find_spec
+
+    if find_spec("ai_edge_litert") is None:
+        raise MissingExtraError("ai-edge-litert", "mobile")
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        with litert_runner.quiet_fds():
+            return Interpreter(model_path=path, num_threads=int(threads))
+    except Exception as exc:  # LiteRT raises ValueError/RuntimeError with the reason
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise LatkitError(f"LiteRT cannot load {path}: {reason}") from None
+
+
+def file_input_shapes(spec: ModelSpec) -> tuple[dict[str, list[int]], bool]:
+    """The shape to feed each input of the ``.tflite`` file ``spec.key``, read
+    here with LiteRT, and whether any differs from the shape the file loads with.
+
+    Dynamic dimensions (``-1`` in the shape signature) come from
+    :func:`resolve_input_shape`. Used by the devices that run the file
+    elsewhere (a phone, an ``ssh://`` board); raises as :func:`file_interpreter`
+    and :func:`resolve_input_shape`.
+    """
+    interpreter = file_interpreter(spec.key)
+    shapes, resized = {}, False
+    for detail in interpreter.get_input_details():
+        declared = [int(d) for d in detail.get("shape_signature", detail["shape"])]
+        shape = list(resolve_input_shape(spec, detail["name"], declared))
+        resized = resized or shape != [int(d) for d in detail["shape"]]
+        shapes[detail["name"]] = shape
+    return shapes, resized
+
+
 def load_file(spec: ModelSpec, threads: int) -> tuple[Any, dict[str, list[int]]]:
     """An interpreter for the user's ``.tflite`` file ``spec.key`` with random
     inputs set, and the input shapes used; dynamic dimensions (``-1`` in the
     shape signature) come from :func:`resolve_input_shape`. Raises
     ``LatkitError`` with LiteRT's reason when the file does not load."""
     import numpy as np
-    from ai_edge_litert.interpreter import Interpreter
 
-    try:
-        with litert_runner.quiet_fds():
-            interpreter = Interpreter(model_path=spec.key, num_threads=int(threads))
-    except Exception as exc:  # LiteRT raises ValueError/RuntimeError with the reason
-        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise LatkitError(f"LiteRT cannot load {spec.key}: {reason}") from None
+    interpreter = file_interpreter(spec.key, threads)
     shapes = {}
     for detail in interpreter.get_input_details():
         declared = [int(d) for d in detail.get("shape_signature", detail["shape"])]

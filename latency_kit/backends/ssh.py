@@ -13,6 +13,13 @@ The pipeline: make a private work dir on the board, copy
 load it; ``run_batch`` asks it to time ``n`` inferences on the board's own
 clock, so the network never enters a measurement; ``release`` deletes the
 model and ``close`` the work dir.
+
+A user's ``.tflite`` file (``latkit measure --model``) is copied as it is. The
+board's runner feeds every input at the shape the file loads with, so the
+shapes are read here with LiteRT first: a dynamic dimension, or ``--shape``,
+is refused in one line (save the file with static shapes, or measure it on
+``tflite-cpu`` or a phone, which take ``--shape``). LiteRT's Python
+interpreter has no per-operator profiler, so ``--ops`` is refused too.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from typing import Any, Sequence
 from urllib.parse import urlsplit
 
 from latency_kit.errors import DeviceError, LatkitError
+from latency_kit.convert.onnx import cache_name
 from latency_kit.convert.tflite import cached_tflite, check_precision, converter_version
 from latency_kit.runners import litert_runner
 from latency_kit.backends.base import Backend, ModelSpec, Prepared
@@ -58,6 +66,7 @@ class SSHBackend(Backend):
 
     name = "ssh"
     runtime = "litert"
+    model_formats = (".tflite",)
 
     def __init__(self, device: str, threads: int = 1, precision: str = "fp32",
                  remote_python: str | None = None, ssh_options: Sequence[str] = (),
@@ -177,11 +186,37 @@ class SSHBackend(Backend):
         }
 
     def prepare(self, spec: ModelSpec) -> Prepared:
-        local = cached_tflite(spec, self.precision, self.cache)
-        remote = f"{self.workdir}/{local.name}"
+        info: dict[str, Any] = {}
+        if spec.kind == "file":
+            local = Path(spec.key)
+            info["inputs"] = self.file_shapes(spec)
+            remote = f"{self.workdir}/model-{cache_name(str(local.resolve()))}.tflite"
+        else:
+            local = cached_tflite(spec, self.precision, self.cache)
+            remote = f"{self.workdir}/{local.name}"
         self.push(local, remote)
         model_id = self.request({"op": "load", "path": remote})["id"]
-        return Prepared(spec, state=model_id, info={"remote": remote})
+        return Prepared(spec, state=model_id, info={"remote": remote, **info})
+
+    def file_shapes(self, spec: ModelSpec) -> dict[str, list[int]]:
+        """The static input shapes of the ``.tflite`` file ``spec.key`` (read here
+        with LiteRT); ``LatkitError`` for ``--shape`` or a dynamic dimension,
+        which the board's runner cannot set."""
+        from latency_kit.backends.litert import file_input_shapes
+
+        where = (f"{self.device} runs a .tflite file at the input shapes it was saved with "
+                 "(its runner sets none); save the model with static shapes, or measure it "
+                 "on tflite-cpu or a phone, which take --shape")
+        if spec.input_shapes or spec.input_shape:
+            raise LatkitError(f"--shape/--batch: {where}")
+        static = ModelSpec.for_file(spec.key)
+        try:
+            shapes, _ = file_input_shapes(static)
+        except LatkitError as exc:
+            if "dynamic dimension" not in str(exc):
+                raise
+            raise LatkitError(f"{str(exc).split(';')[0]}; {where}") from None
+        return shapes
 
     def run_batch(self, prepared: Prepared, iterations: int) -> float:
         return float(self.request({"op": "run", "id": prepared.state, "iterations": int(iterations)})["ms"])

@@ -32,7 +32,17 @@ Formats, as the tools' sources print them (TensorFlow/LiteRT paths; any
   ``[node type] [first] [avg ms] [%] [cdf%] [mem KB] [times called] [Name]``,
   older ones a ``[start]`` column as well. Columns are read by header name.
   The ``Summary by node type`` table that follows has other columns and is
-  not read.
+  not read. With subgraphs the primary graph's table comes first (a control
+  flow op's time includes its subgraphs'); only it is read. ``[avg ms]`` is
+  per call (``Stat::avg``) and ``[times called]`` calls per run, so a node's
+  time per run is their product. ``ProfileSummarizer::ProcessProfiles``
+  (``tflite/profiling/profile_summarizer.cc``) puts an interpreter node in the
+  table as ``[op type(/description)]`` and ``[output tensor names]:node index``,
+  and a delegate's own operators (``DELEGATE_PROFILED_OPERATOR_INVOKE_EVENT``:
+  XNNPACK's, e.g. ``Convolution (NHWC, F32) IGEMM``) as type = their name and
+  ``Delegate/<name>:<index>``, right after the delegate node
+  (``TfLiteXNNPackDelegate``) whose time already holds theirs;
+  :func:`op_times` counts that time once.
 * ``benchmark_model --help=true`` prints ``Flags::Usage``
   (``tflite/tools/command_line_flags.cc``): one ``\\t--name=default\\ttype...``
   line per flag.
@@ -46,6 +56,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from latency_kit.backends.base import OpTimes
 from latency_kit.errors import DeviceError
 
 _PREFIX = re.compile(r"^\s*(?:(?:INFO|WARN|WARNING|ERROR|VERBOSE):\s*)?(?:\[[^\]]*\]\s*)?")
@@ -74,6 +85,8 @@ _OPS_SECTION = "Operator-wise Profiling Info for Regular Benchmark Runs"
 _TABLE_TITLE = re.compile(r"^=+ (.+?) =+$")
 # Run Order columns every known layout has; [start] (older builds) and unknown extras are optional.
 _OP_COLUMNS = ("node type", "first", "avg ms", "%", "cdf%", "mem kb", "times called", "name")
+# Name prefix of a delegate's own operators in the table (profile_summarizer.cc).
+DELEGATE_OP_PREFIX = "Delegate/"
 
 
 @dataclass(frozen=True)
@@ -354,3 +367,51 @@ def parse_benchmark_output(text: str) -> BenchmarkResult:
         warmup_avg_ms=summary.get("Warmup (avg)", block.get("Warmup (avg)")), runs=runs, warmup=warmup,
         ops=parse_op_table(text), peak_memory_mb=_peak_memory(text), delegations=parse_delegations(text),
         gpu_precision_loss_allowed=loss)
+
+
+def row_ms(row: OpTiming) -> float:
+    """A table row's milliseconds per run: ``[avg ms]`` (per call) times
+    ``[times called]`` (calls per run, integer-divided; a node that ran in
+    fewer runs than all shows 0 and counts as one call)."""
+    return row.avg_ms * max(row.times_called, 1)
+
+
+def op_times(rows: list[OpTiming]) -> list[OpTimes]:
+    """Per-node times (ms per run) from a Run Order table, each moment counted once.
+
+    A delegate node directly followed by its own operators' rows
+    (``Delegate/...``) is replaced by them and, where the node took longer
+    than they add up to, one row ``<delegate> (outside its operators)`` with
+    the difference (per delegate type: operator indices restart in each
+    partition, so the tool may merge rows of different partitions). Other rows
+    are kept as they are. ``provider`` is the delegate type for what a delegate
+    ran, empty for the interpreter's own kernels; input shapes are empty (the
+    table gives none). Every :class:`OpTimes` holds one value: the table is
+    already an average over the profiled runs.
+    """
+    expanded = {prev.node_type for prev, row in zip(rows, rows[1:])
+                if row.name.startswith(DELEGATE_OP_PREFIX) and not prev.name.startswith(DELEGATE_OP_PREFIX)}
+    out: list[OpTimes] = []
+    kernel_ms: dict[str, float] = {}
+    inner_ms: dict[str, float] = {}
+    kernel_at: dict[str, int] = {}
+    current: str | None = None
+    for row in rows:
+        ms = row_ms(row)
+        if row.name.startswith(DELEGATE_OP_PREFIX) and current is not None:
+            inner_ms[current] += ms
+            out.append(OpTimes(row.name, row.node_type, [], [ms], current))
+        elif row.node_type in expanded and not row.name.startswith(DELEGATE_OP_PREFIX):
+            current = row.node_type
+            kernel_ms[current] = kernel_ms.get(current, 0.0) + ms
+            inner_ms.setdefault(current, 0.0)
+            kernel_at.setdefault(current, len(out))
+        else:
+            current = None
+            delegate = row.node_type if "delegate" in row.node_type.lower() else ""
+            out.append(OpTimes(row.name, row.node_type, [], [ms], delegate))
+    for kernel, index in sorted(kernel_at.items(), key=lambda item: -item[1]):
+        rest = kernel_ms[kernel] - inner_ms[kernel]
+        if rest > 0:
+            out.insert(index, OpTimes(f"{kernel} (outside its operators)", kernel, [], [rest], kernel))
+    return out

@@ -8,10 +8,12 @@ precision, as the fp16 ONNX export TensorRT gets). Profiles made with it say
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from latency_kit.backends.base import ModelSpec, Prepared
+from latency_kit.backends.base import ModelSpec, Prepared, model_file_advice
 from latency_kit.backends.gpu import CudaBackend, fill_on
+from latency_kit.errors import LatkitError
 
 
 class TorchCudaBackend(CudaBackend):
@@ -35,8 +37,15 @@ class TorchCudaBackend(CudaBackend):
                 "tf32_matmul": torch.backends.cuda.matmul.allow_tf32}
 
     def prepare(self, spec: ModelSpec) -> Prepared:
+        """A space's network or block on the GPU; ``LatkitError`` for a model file
+        (``model_formats`` is empty: torch cannot run an ONNX or TFLite file)."""
         import torch
 
+        if spec.kind == "file":
+            suffix = Path(spec.key).suffix.lower()
+            advice = model_file_advice(suffix) if suffix in (".onnx", ".tflite") else ""
+            raise LatkitError(f"device {self.device} (torch-cuda) runs latkit's own torch modules, "
+                              f"not model files like {spec.key}{'; ' + advice if advice else ''}")
         if self._saved_benchmark is None:  # restored in close(); eager timing needs it on throughout
             self._saved_benchmark = torch.backends.cudnn.benchmark
             torch.backends.cudnn.benchmark = self.cudnn_benchmark

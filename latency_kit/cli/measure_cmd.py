@@ -13,12 +13,14 @@ from latency_kit.cli.common import emit_json, json_option, resolution_option, sp
 @space_option
 @click.option("--arch", default=None, help="Architecture string of the space.")
 @click.option("--model", "model", default=None, type=click.Path(dir_okay=False),
-              help="A model file instead of --arch: .onnx (--device cpu) or .tflite (--device tflite-cpu).")
+              help="A model file instead of --arch: .onnx (--device cpu, tensorrt, gpu) or .tflite "
+                   "(--device tflite-cpu, a phone, ssh://user@host).")
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=DIMS",
               help="--model: the shape of an input with dynamic dimensions, e.g. input=1x3x224x224 "
                    "(repeatable).")
 @click.option("--ops", is_flag=True, help="--model: add a per-operator breakdown from the "
-                                          "runtime's profiler (ONNX Runtime).")
+                                          "runtime's profiler (ONNX Runtime on cpu, benchmark_model "
+                                          "on a phone, TensorRT's layers on a GPU).")
 @resolution_option()
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True)
 @click.option("--batch", type=click.IntRange(min=1), default=1, show_default=True)

@@ -1,9 +1,14 @@
 """Measure a user's own model file (``latkit measure --model``).
 
-An ``.onnx`` file runs on ``cpu`` (ONNX Runtime), a ``.tflite`` file on
-``tflite-cpu`` (LiteRT), through the same engine as every other measurement
-(:func:`latency_kit.measure.engine.measure_prepared`). With ``ops=True`` the
-runtime's own profiler breaks the model down per node (ONNX Runtime only).
+An ``.onnx`` file runs on ``cpu`` (ONNX Runtime) or an NVIDIA GPU through
+TensorRT (``tensorrt``, ``gpu``); a ``.tflite`` file on ``tflite-cpu``
+(LiteRT), an Android phone (``benchmark_model``) or an ``ssh://`` board
+(LiteRT), through the same engine as every other measurement
+(:func:`latency_kit.measure.engine.measure_prepared`). Each backend lists the
+suffixes it runs in ``model_formats``. With ``ops=True`` the runtime's own
+profiler breaks the model down per node: ONNX Runtime's node events,
+``benchmark_model --enable_op_profiling`` on a phone, TensorRT's
+``IProfiler`` (layers as TensorRT fused them).
 """
 
 from __future__ import annotations
@@ -15,12 +20,13 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from latency_kit.backends import backend_class, open_backend
-from latency_kit.backends.base import Backend, MeasureSettings, ModelSpec
+from latency_kit.backends.base import (MODEL_FILE_DEVICES, Backend, MeasureSettings, ModelSpec,
+                                       model_file_advice, no_op_profiler)
 from latency_kit.errors import LatkitError
 from latency_kit.measure.engine import measure_prepared
 from latency_kit.stats import LatencyStats
 
-# Model-file suffix -> the device that runs it locally.
+# Model-file suffix -> the device that runs it on this host (all devices: MODEL_FILE_DEVICES).
 FORMATS = {".onnx": "cpu", ".tflite": "tflite-cpu"}
 # How hard ``measure_model`` measures unless told: as ``latkit measure``.
 DEFAULT_SETTINGS = MeasureSettings(repeats=30, warmup_ms=200, batch_ms=20)
@@ -71,20 +77,34 @@ class ModelMeasurement:
 
 
 def check_model_file(path: str | Path, device: str) -> Path:
-    """``path`` if ``device`` can run it; else ``LatkitError`` saying which device to use."""
+    """``path`` if ``device`` can run it.
+
+    Raises ``LatkitError`` (one line) for an unknown suffix (naming the
+    formats and their devices), a format the device's backend does not list in
+    ``model_formats`` (naming the devices that run it) and a missing file.
+    """
     path = Path(path)
     suffix = path.suffix.lower()
-    if suffix not in FORMATS:
-        known = ", ".join(f"{s} (--device {d})" for s, d in FORMATS.items())
-        raise LatkitError(f"{path}: unknown model format {suffix or '(no extension)'!r}; "
-                          f"latkit measures {known}")
-    formats = getattr(backend_class(device), "model_formats", ())
-    if suffix not in formats:
-        raise LatkitError(f"{path} is a {suffix} model, which device {device} does not run; "
-                          f"measure it with --device {FORMATS[suffix]}")
+    if suffix not in MODEL_FILE_DEVICES:
+        known = "; ".join(model_file_advice(s) for s in MODEL_FILE_DEVICES)
+        raise LatkitError(f"{path}: unknown model format {suffix or '(no extension)'!r}; {known}")
+    check_format(backend_class(device), device, path)
     if not path.is_file():
         raise LatkitError(f"{path}: no such model file")
     return path
+
+
+def check_format(backend: Backend | type[Backend], device: str, path: Path) -> None:
+    """``LatkitError`` unless ``backend`` (a class, or an opened backend whose
+    runtime was chosen at open, as ``gpu``'s) lists ``path``'s suffix in
+    ``model_formats``; the message names the devices that run it."""
+    suffix = path.suffix.lower()
+    formats = getattr(backend, "model_formats", ())
+    if suffix in formats:
+        return
+    what = (f"device {device} ({backend.runtime}) cannot run a model file" if not formats
+            else f"device {device} ({backend.runtime}) runs {', '.join(formats)} files only")
+    raise LatkitError(f"{path} is a {suffix} model and {what}; {model_file_advice(suffix)}")
 
 
 def measure_model(path: str | Path, device: str = "cpu",
@@ -100,18 +120,21 @@ def measure_model(path: str | Path, device: str = "cpu",
     (``ModelMeasurement.ops``), timed over ``settings.repeats`` extra runs.
 
     Raises ``LatkitError`` for an unknown extension, a file the device does not
-    run (naming the device to use), a file the runtime cannot load (with its
+    run (naming the devices that do), a file the runtime cannot load (with its
     reason), a dynamic dimension without a shape, and ``ops`` on a runtime
-    without a per-operator profiler (before anything is timed).
+    without a per-operator profiler (before anything is timed); ``DeviceError``
+    when the device is lost or its tool fails.
     """
     path = check_model_file(path, device)
     cls = backend_class(device)
     if ops and cls.profile_ops is Backend.profile_ops:
-        raise LatkitError(f"--ops: device {device} ({cls.runtime}) has no per-operator profiler; "
-                          "it measures the model end to end only")
+        raise LatkitError(no_op_profiler(cls.runtime, device))
     settings = settings or DEFAULT_SETTINGS
     spec = ModelSpec.for_file(str(path), shapes, batch)
     with open_backend(device, threads=threads) as backend:
+        check_format(backend, device, path)  # gpu picks its runtime when opened
+        if ops:
+            backend.check_profile_ops()
         prepared = backend.prepare(spec)
         try:
             stats = measure_prepared(backend, prepared, settings)
