@@ -22,12 +22,23 @@ Training, over the training devices, whose full cost tables are known:
    (leave one device out), so training sees the prediction error that test
    time will see; calibrate the margin the same way, with reference
    measurement noise (``reference_noise``, log-sd, 5% by default);
-2. query accuracy on M architectures (the archive);
+2. query accuracy on a random share of M architectures (the archive);
 3. fit the evaluator R(alpha | B, device) with the PNAG ranking loss, labels
    from the devices' true costs; its architecture input includes the
    device's predicted latency of alpha on the budget's log scale;
-4. fit the generator by REINFORCE over (device, budget) tasks with the true
-   costs of the training devices.
+4. active rounds, as single-device PNAG: the rest of M goes to the
+   architectures R rates best near the fronts of training devices (a
+   random subset of devices each round, on their true costs), R refitted
+   after each round;
+5. fit the generator by REINFORCE over (device, budget) tasks with the true
+   costs of the training devices;
+6. the front sweep of single-device PNAG on each training device's true
+   costs (``front_budgets`` shared out over the devices).
+
+Answers (:meth:`MultiDevicePNAG.generate`) come from the known front: the most
+accurate queried architecture whose predicted latency on the device, times
+the margin, fits the budget, so a larger budget never gets a worse answer;
+:meth:`MultiDevicePNAG.search` samples the generator afresh.
 
 Typical use::
 
@@ -42,7 +53,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -57,7 +68,7 @@ from nas.budget import BudgetContext, FeasibleRange
 from nas.evaluator import Evaluator, ranking_loss
 from nas.generator import Generator, fit_generator
 from nas.margin import fit_margin
-from nas.pnag import INFEASIBLE_FLOOR, PNAG, Generation, Settings, cached_features
+from nas.pnag import INFEASIBLE_FLOOR, PNAG, Generation, Pick, Settings, cached_features
 from nas.sources.base import AccuracySource, CostSource, held_archs
 
 Progress = Callable[[str, int, int], None]
@@ -213,20 +224,73 @@ class MultiDevicePNAG:
         self.true_ranges_ = {name: _range(self.pool_ms_[:, k]) for k, name in enumerate(self.sources_)}
         self._calibrate()
         tick("devices", 1, 1)
-        # archive: M architectures with known accuracy
+        # archive: part of M at random, the rest in active rounds near the devices' fronts
         held = held_archs(self.accuracy)
         candidates = [i for i, a in enumerate(pool) if held is None or a in held]
         if not candidates:
             raise LatkitError("the accuracy source holds none of the devices' architectures")
-        pick = rng.choice(candidates, size=min(s.archs, len(candidates)), replace=False)
-        archive = [pool[i] for i in pick]
-        acc = np.asarray(self.accuracy.score_many(archive), dtype=float)
-        self.archive_ = list(zip(archive, acc.tolist()))
-        self.archive_true_ms_ = self.pool_ms_[pick]          # (M, devices)
-        self._fit_evaluator(archive, acc, rng, tick)
+        n_seed = s.archs if s.rounds <= 0 else max(10, int(round(s.archs * s.seed_share)))
+        pick = rng.choice(candidates, size=min(n_seed, len(candidates)), replace=False)
+        self.archive_ = []
+        self._query([pool[i] for i in pick])
+        self._fit_evaluator(rng, tick)
+        left = s.archs - len(self.archive_)
+        for r in range(max(s.rounds, 0)):
+            proposed = self._propose(left // (s.rounds - r), rng)
+            if not proposed:
+                break
+            left -= len(proposed)
+            self._query(proposed)
+            self._fit_evaluator(rng, tick)
         self._fit_generator(rng, tick)
+        self._sweep_fronts(rng, tick)
         self.seconds_ = time.perf_counter() - started
         return self
+
+    def _query(self, archs: Sequence[Any]) -> None:
+        """Query accuracy on ``archs`` (new ones only) and add them to the archive,
+        with their true latency on every training device."""
+        known = {a for a, _ in self.archive_}
+        archs = [a for a in dict.fromkeys(archs) if a not in known]
+        if not archs:
+            return
+        values = np.asarray(self.accuracy.score_many(archs), dtype=float)
+        self.archive_ += list(zip(archs, values.tolist()))
+        self.archive_true_ms_ = self._source_ms(self.sources_, [a for a, _ in self.archive_])
+
+    def _train_view(self, name: str, settings: Settings | None = None) -> "_DeviceView":
+        """The shared model as a single-device PNAG for training device ``name``,
+        on its true costs (what its active rounds and front sweep search)."""
+        return _DeviceView(self, self.train_devices_[name], self.costs[name],
+                           self.true_ranges_[name], settings)
+
+    def _propose(self, count: int, rng: np.random.Generator) -> list[Any]:
+        """An active round (:meth:`nas.pnag.PNAG._propose`) shared out over the
+        training devices: each of a random subset proposes the architectures R
+        rates best near its own front, on its true costs."""
+        names = list(rng.permutation(self.sources_))[:max(1, min(count, len(self.sources_)))]
+        share = np.full(len(names), count // len(names))
+        share[:count % len(names)] += 1
+        chosen: dict[Any, None] = {}
+        for name, take in zip(names, share):
+            if take:
+                chosen.update(dict.fromkeys(self._train_view(name)._propose(int(take), rng)))
+        return list(chosen)
+
+    def _sweep_fronts(self, rng: np.random.Generator, tick: Progress) -> None:
+        """The front sweep (:meth:`nas.pnag.PNAG._sweep_front`) on each training
+        device's true costs, its ``front_budgets`` shared out over the devices:
+        queries where each device's optimum lies, so the archive answers any
+        device, budget by budget, from a known front."""
+        s = self.settings
+        if s.front_budgets <= 0:
+            return
+        per_device = replace(s, front_budgets=max(2, s.front_budgets // len(self.sources_)))
+        for k, name in enumerate(self.sources_):
+            view = self._train_view(name, per_device)
+            view._sweep_front(rng, lambda *a: None)
+            self._query([a for a, v, _ in view.archive_ if np.isfinite(v)])
+            tick("front", k + 1, len(self.sources_))
 
     def _calibrate(self) -> None:
         """The conformal margin (:mod:`nas.margin`): for each training device, the
@@ -258,9 +322,11 @@ class MultiDevicePNAG:
         r = self.calibration_residuals_
         return float(np.searchsorted(r, math.log(factor), side="right") / len(r))
 
-    def _fit_evaluator(self, archive: list[Any], acc: np.ndarray, rng: np.random.Generator,
-                       tick: Progress) -> None:
+    def _fit_evaluator(self, rng: np.random.Generator, tick: Progress) -> None:
+        """(Re)fit R on the whole archive, labels from the training devices' true costs."""
         s = self.settings
+        archive = [a for a, _ in self.archive_]
+        acc = np.array([v for _, v in self.archive_], dtype=float)
         feats = self.features(archive)
         inputs = {n: torch.as_tensor(self._arch_input(d, archive, feats))
                   for n, d in self.train_devices_.items()}
@@ -351,41 +417,76 @@ class MultiDevicePNAG:
             entropy=s.entropy, seed=s.seed, progress=lambda d, t: tick("generator", d, t))
 
     # -- generation ------------------------------------------------------------
-    def generate(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
-                 safety: float | None = None, **options: Any) -> "DeviceGeneration":
-        """The best ``n`` architectures whose *predicted* latency (ms) on ``device``,
-        times a margin factor, is at most ``budget``.
+    def _factor(self, device: DeviceModel, safety: float | None) -> tuple[float, float | None]:
+        """The margin factor and its conformal level (``None`` for a safety multiple)."""
+        safety = self.safety if safety is None else safety
+        if safety is None:
+            return self.margin_.factor, self.margin_.level
+        return math.exp(safety * device.log_error), None
 
-        The factor is the conformal margin :attr:`margin_` (its ``level``,
-        0.99 by default, and coverage measured on held-out training devices)
-        when ``safety`` is ``None`` (and the model's ``safety`` is too);
-        otherwise ``exp(safety * log_error)``, the transfer's leave-one-out
-        error (``safety=0`` trusts the prediction). Picks' ``cost`` is the
-        predicted ms without the margin; the answer reports the margin and its
-        measured coverage (:meth:`DeviceGeneration.describe`). Other options are
-        those of :meth:`nas.pnag.PNAG.search` (candidates, rerank, archive,
-        seed). Raises ``LatkitError`` for a budget below the device's range.
+    def generate(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
+                 safety: float | None = None) -> "DeviceGeneration":
+        """The answer from the known front: the ``n`` most accurate queried
+        architectures whose *predicted* latency (ms) on ``device``, times the
+        margin factor, is at most ``budget`` (ties to the cheaper).
+
+        As with :meth:`nas.pnag.PNAG.generate`, the answer depends on the model,
+        the device and the budget alone and is never worse for a larger budget.
+        The factor is the conformal margin :attr:`margin_` when ``safety`` is
+        ``None`` (and the model's ``safety`` is too), else
+        ``exp(safety * log_error)`` (``safety=0`` trusts the prediction). Picks'
+        ``cost`` is the predicted ms without the margin; the answer reports the
+        margin and its measured coverage (:meth:`DeviceGeneration.describe`).
+        Raises ``LatkitError`` for a budget below the device's range or one
+        that no queried architecture fits with the margin.
         """
         if not hasattr(self, "generator_"):
             raise RuntimeError("MultiDevicePNAG.generate needs a fitted model")
-        safety = self.safety if safety is None else safety
-        factor = self.margin_.factor if safety is None else math.exp(safety * device.log_error)
-        view = _DeviceView(self, device, factor)
+        start = time.perf_counter()
+        factor, level = self._factor(device, safety)
+        value, note = device.feasible.check(budget)
+        archs = [a for a, _ in self.archive_]
+        values = np.array([v for _, v in self.archive_], dtype=float)
+        predicted = np.asarray(device.predict(archs), dtype=float)
+        fits = np.flatnonzero((predicted * factor <= value) & np.isfinite(values))
+        if not len(fits):
+            raise self._nothing_fits(device, budget, factor)
+        order = sorted(fits, key=lambda i: (-values[i], predicted[i], i))[:n]
+        chosen = [archs[i] for i in order]
+        scores = self.score(device, chosen, np.full(len(chosen), value))
+        picks = [Pick(archs[i], float(predicted[i]), float(values[i]), float(r), "front")
+                 for i, r in zip(order, scores)]
+        return DeviceGeneration(value, "ms", picks, note, 0, len(fits), 0,
+                                time.perf_counter() - start, factor=factor,
+                                coverage=self.coverage(factor), level=level)
+
+    def search(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
+               safety: float | None = None, **options: Any) -> "DeviceGeneration":
+        """A fresh search with the generator for ``device`` (see
+        :meth:`nas.pnag.PNAG.search`: candidates, rerank, archive, seed), under
+        the same margin as :meth:`generate`. Unlike :meth:`generate`, the answer
+        depends on the seed and on what earlier searches queried."""
+        if not hasattr(self, "generator_"):
+            raise RuntimeError("MultiDevicePNAG.search needs a fitted model")
+        factor, level = self._factor(device, safety)
+        view = _DeviceView(self, device, _MarginCost(self.space, device, factor), device.feasible)
         try:
             result = view.search(budget, n, **options)
         except LatkitError as exc:
             if factor <= 1.0 or not str(exc).startswith("no architecture under"):
                 raise
-            raise LatkitError(
-                f"no architecture of device {device.name!r} is predicted under {budget} with the "
-                f"margin (predictions times {factor:.3f}, covering {100 * self.coverage(factor):.1f}% "
-                f"of held-out cases); raise the budget or pass safety=0 to trust the prediction "
-                f"(feasible range {device.feasible.describe()})") from None
+            raise self._nothing_fits(device, budget, factor) from None
         for pick in result.picks:
             pick.cost /= factor
         base = {f.name: getattr(result, f.name) for f in fields(Generation)}
-        return DeviceGeneration(**base, factor=factor, coverage=self.coverage(factor),
-                                level=self.margin_.level if safety is None else None)
+        return DeviceGeneration(**base, factor=factor, coverage=self.coverage(factor), level=level)
+
+    def _nothing_fits(self, device: DeviceModel, budget: Any, factor: float) -> LatkitError:
+        margin = (f" with the margin (predictions times {factor:.3f}, covering "
+                  f"{100 * self.coverage(factor):.1f}% of held-out cases); raise the budget or "
+                  "pass safety=0 to trust the prediction") if factor > 1.0 else "; raise the budget"
+        return LatkitError(f"no architecture of device {device.name!r} is predicted under "
+                           f"{budget}{margin} (feasible range {device.feasible.describe()})")
 
 
 @dataclass
@@ -430,14 +531,18 @@ class _MarginCost(PredictedCost):
 
 
 class _DeviceView(PNAG):
-    """The shared model seen as a fitted single-device PNAG for ``device``."""
+    """The shared model seen as a fitted single-device PNAG for ``device``, with
+    ``cost`` (a training device's true cost, or a prediction with a margin)
+    over ``feasible``; its archive is the shared archive at that cost."""
 
-    def __init__(self, model: MultiDevicePNAG, device: DeviceModel, margin: float):
-        super().__init__(model.space, _MarginCost(model.space, device, margin), model.accuracy,
-                         model.settings)
+    def __init__(self, model: MultiDevicePNAG, device: DeviceModel, cost: CostSource,
+                 feasible: FeasibleRange, settings: Settings | None = None):
+        super().__init__(model.space, cost, model.accuracy, settings or model.settings)
         self.model, self.device = model, device
-        self.generator_, self.evaluator_ = model.generator_, model.evaluator_
-        self.context_, self.feasible_ = device.context, device.feasible
+        self.evaluator_ = model.evaluator_
+        if hasattr(model, "generator_"):
+            self.generator_ = model.generator_
+        self.context_, self.feasible_ = device.context, feasible
         listed = [a for a, _ in model.archive_]
         costs = self.lookups.cost_many(listed)
         self.archive_ = [(a, acc, float(c)) for (a, acc), c in zip(model.archive_, costs)]
