@@ -23,6 +23,8 @@ _EXPORTS = {
     "Backend": "latency_kit.backends",
     "MeasureSettings": "latency_kit.measure.engine",
     "measure_model": "latency_kit.measure.model",
+    "predict_model": "latency_kit.profiles.optables",
+    "OpTable": "latency_kit.optable",
     "build_profile": "latency_kit.api",
     "parse_budget": "latency_kit.units",
     "LatkitError": "latency_kit.errors",

@@ -68,9 +68,12 @@ class OnnxRuntimeBackend(Backend):
             return Path(spec.key)
         return spec_onnx(spec, self.cache)
 
-    def session(self, spec: ModelSpec, profile_dir: str | None = None):
+    def session(self, spec: ModelSpec, profile_dir: str | None = None,
+                optimized_path: str | None = None):
         """An ``InferenceSession`` of ``spec`` with this backend's options; with
-        ``profile_dir``, ORT's profiler writes its trace there."""
+        ``profile_dir``, ORT's profiler writes its trace there; with
+        ``optimized_path``, ORT saves the graph it executes (after fusions and
+        layout changes) there."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
@@ -82,6 +85,8 @@ class OnnxRuntimeBackend(Backend):
         if profile_dir:
             options.enable_profiling = True
             options.profile_file_prefix = os.path.join(profile_dir, "ort")
+        if optimized_path:
+            options.optimized_model_filepath = optimized_path
         path = self.onnx_path(spec)
         if spec.kind != "file":
             return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])

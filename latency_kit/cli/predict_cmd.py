@@ -49,15 +49,33 @@ def predict_rows(profile, texts: list[str], resolution: int | None) -> list[dict
 @click.option("--arch", default=None, help="Architecture string of the profile's space.")
 @click.option("--arch-file", type=click.File("r"), default=None,
               help="File with one architecture per line ('-' for stdin); prints a JSON list.")
+@click.option("--model", "model", default=None, type=click.Path(dir_okay=False),
+              help="An ONNX model file instead of --arch: predicted from the device's op table "
+                   "(built by `latkit profile --device cpu --ops`).")
+@click.option("--shape", "shapes", multiple=True, metavar="NAME=DIMS",
+              help="--model: the shape of an input with dynamic dimensions (repeatable).")
+@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
+              help="--model: the thread count of the op table to use.")
+@click.option("--ops", is_flag=True, help="--model: print the per-operator breakdown.")
 @resolution_option()
 @json_option
 def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch_file,
+            model: str | None, shapes: tuple[str, ...], threads: int, ops: bool,
             resolution: int | None, as_json: bool) -> None:
-    """Predict whole-network latency (ms) of architectures on a profiled device."""
+    """Predict whole-network latency (ms) of architectures on a profiled device,
+    or of an ONNX model file (--model) from the device's per-operator table."""
     from latency_kit.errors import LatkitError
 
+    if model is not None:
+        if arch is not None or arch_file is not None or profile_dir is not None:
+            raise LatkitError("--model predicts a model file; drop --arch, --arch-file and --profile")
+        if device is None:
+            raise LatkitError("--model needs --device NAME (the op table's device, e.g. cpu)")
+        return _predict_file(device, model, shapes, threads, ops, as_json)
+    if shapes or ops:
+        raise LatkitError("--shape and --ops apply to --model FILE only")
     if (arch is None) == (arch_file is None):
-        raise LatkitError("give exactly one of --arch ARCH or --arch-file FILE")
+        raise LatkitError("give exactly one of --arch ARCH, --arch-file FILE or --model FILE")
     from latency_kit.measure.anchor import host_note
 
     profile = open_profile(device, profile_dir)
@@ -74,3 +92,34 @@ def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch
     else:
         click.echo(f"{row['latency_ms']:.3f} ms ({row['predictor']}; LUT sum "
                    f"{row['lut_sum_ms']:.3f} ms; profile {row['profile']})")
+
+
+def _predict_file(device: str, model: str, shapes: tuple[str, ...], threads: int, ops: bool,
+                  as_json: bool) -> None:
+    """``latkit predict --model``: flags -> :func:`latency_kit.profiles.optables.predict_model` -> output."""
+    from latency_kit.cli.measure_cmd import parse_shapes
+    from latency_kit.profiles.optables import predict_model
+
+    result = predict_model(model, device, threads, parse_shapes(shapes))
+    if as_json:
+        data = {"model": model, "device": device, **result.to_dict()}
+        if not ops:
+            data.pop("ops")
+        emit_json(data)
+        return
+    click.echo(f"{result.latency_ms:.3f} ms predicted on {device} ({result.looked_up} of "
+               f"{len(result.nodes)} nodes looked up in the op table, {result.estimated} estimated; "
+               f"node sum {result.node_sum_ms:.3f} ms before calibration)")
+    if ops:
+        from rich.table import Table
+
+        from latency_kit.cli.common import console
+
+        table = Table(title=f"per operator on {device}")
+        for column in ("op", "name", "ms", "share", "from"):
+            table.add_column(column, justify="right" if column in ("ms", "share") else "left")
+        total = result.node_sum_ms or 1.0
+        for node in result.nodes:
+            table.add_row(node.op_type, node.name, f"{node.ms:.3f}", f"{node.ms / total:.1%}",
+                          "table" if node.source == "table" else f"estimated: {node.model}")
+        console(stderr=False).print(table)

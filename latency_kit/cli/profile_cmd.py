@@ -58,6 +58,14 @@ from latency_kit.cli.common import console, progress_bar, resolution_option, spa
               help="Re-measure only the calibration networks of the stored profile --device "
                    "NAME (or --out DIR) on this machine and refit its level; the block table "
                    "is kept and the old calibration file too.")
+@click.option("--ops", is_flag=True,
+              help="Build the per-operator table instead: profile whole networks in-graph with "
+                   "ONNX Runtime's profiler (--device cpu); default networks: the 'train' zoo "
+                   "(pip install 'latkit[zoo]') and sampled ofa-mbv3 architectures.")
+@click.option("--models", "models_dir", type=click.Path(file_okay=False, exists=True, path_type=Path),
+              default=None, help="--ops: profile every .onnx model of this directory.")
+@click.option("--zoo", "zoo_name", default=None, metavar="NAME",
+              help="--ops: profile the networks of a transformers zoo (train, standard).")
 @click.option("--ray", "ray_address", default=None, metavar="ADDRESS|auto",
               help="Split the blocks across the devices of a Ray cluster (pip install "
                    "'latkit[ray]'; nodes join with `latkit farm worker`).")
@@ -69,12 +77,19 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
             delegate: str | None = None, core_mask: str | None = None,
             pin_big_cores: bool | None = None, remote_python: str | None = None,
             ssh_options: tuple[str, ...] = (), ray_address: str | None = None,
-            reanchor: bool = False, cuda_graph: bool | None = None) -> None:
+            reanchor: bool = False, cuda_graph: bool | None = None, ops: bool = False,
+            models_dir: Path | None = None, zoo_name: str | None = None) -> None:
     """Measure every block the space can contain and write a device profile.
 
     Resumable: interrupt it at any point and rerun the same command.
     With --reanchor, re-measure a stored profile's calibration networks here.
     """
+    if (models_dir or zoo_name) and not ops:
+        raise LatkitError("--models and --zoo choose the networks of --ops; add --ops")
+    if ops:
+        if device is None:
+            raise click.UsageError("Missing option '--device'.")
+        return _profile_ops(device, threads, models_dir, zoo_name, out)
     if reanchor and (out is not None or device is not None):
         return _reanchor(out if out is not None else device, calibration_processes)
     if device is None:
@@ -156,6 +171,21 @@ def profile(device: str | None, space: str, resolution: tuple[int, ...], threads
     advice = spread_advice(cv, flagged, len(entries))
     if advice:
         click.echo(advice, err=True)
+
+
+def _profile_ops(device: str, threads: int, models_dir: Path | None, zoo_name: str | None,
+                 out: Path | None) -> None:
+    """``latkit profile --ops``: flags -> :func:`latency_kit.measure.optable.profile_ops` -> summary."""
+    from latency_kit.measure.optable import profile_ops
+
+    with progress_bar(f"op table of {device}", heading=busy_note()) as update:
+        report = profile_ops(device, threads, models_dir=models_dir, zoo_name=zoo_name,
+                             out=out / "ops.json" if out else None,
+                             progress=lambda done, total, name: update(done, total, name))
+    table = report.table
+    console().print(f"op table of [bold]{device}[/] at {report.path}: {len(table)} op configurations "
+                    f"from {len(table.networks)} networks ({len(report.profiled)} profiled now, "
+                    f"{len(report.skipped)} already there), {report.seconds:.1f} s this run")
 
 
 def _reanchor(name: str | Path, processes: int | None) -> None:

@@ -212,6 +212,18 @@ class Profile:
             return self.features.lut_sum(archs)
         return self.linear_fit.predict(self.features.transform(archs, self.features.recipe.features))
 
+    def predict_model(self, path: str | Path, shapes: dict[str, Sequence[int]] | None = None):
+        """Predicted latency of the ONNX model file ``path`` on this profile's device
+        (a :class:`~latency_kit.predict.opmodel.ModelPrediction`: ``latency_ms``,
+        the per-node estimates and which were looked up), from the device's op
+        table at this profile's thread count. Raises ``LatkitError`` when the
+        device has no op table (``latkit profile --device D --ops`` builds one).
+        """
+        from latency_kit.profiles.optables import predict_model
+
+        threads = int(self.meta.get("fingerprint", {}).get("threads") or 1)
+        return predict_model(path, self.device, threads, shapes)
+
     def calibration(self) -> list[dict[str, Any]]:
         """Whole-network measurements stored with the profile (may be empty)."""
         return read_calibration(self.path / CALIBRATION_FILE)

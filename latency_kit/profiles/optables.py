@@ -1,0 +1,72 @@
+"""Where per-operator tables live, and predicting a model file from one.
+
+An op table is stored per device and thread count under the profiles
+directory: ``$LATKIT_HOME/profiles/op-tables/<device>[-<n>t].json``
+(:func:`op_table_path`). It is keyed on the graph ONNX Runtime executes, so a
+model is read through ORT before its nodes are looked up.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from latency_kit.errors import LatkitError
+from latency_kit.optable import OpTable
+from latency_kit.paths import profiles_dir
+from latency_kit.predict.opmodel import ModelPrediction, OpPredictor
+from latency_kit.profiles.names import default_profile_name
+
+_PREDICTORS: dict[tuple[str, int], tuple[float, OpPredictor]] = {}
+
+
+def op_table_path(device: str, threads: int = 1) -> Path:
+    """The file of ``device``'s op table at ``threads`` intra-op threads."""
+    return profiles_dir() / "op-tables" / f"{default_profile_name(device, threads)}.json"
+
+
+def load_op_table(device: str, threads: int = 1) -> OpTable:
+    """The stored op table of ``device``; ``LatkitError`` saying how to build one when absent."""
+    path = op_table_path(device, threads)
+    if not path.is_file():
+        flag = f" --threads {threads}" if threads != 1 else ""
+        raise LatkitError(f"no op table for device {device}{f' at {threads} threads' if threads != 1 else ''}; "
+                          f"build one with: latkit profile --device {device} --ops{flag}")
+    return OpTable.load(path)
+
+
+def op_predictor(device: str, threads: int = 1) -> OpPredictor:
+    """The predictor of ``device``'s stored op table, fitted once per process and table version."""
+    path = op_table_path(device, threads)
+    table = load_op_table(device, threads)
+    stamp = path.stat().st_mtime
+    cached = _PREDICTORS.get((str(path), threads))
+    if cached is None or cached[0] != stamp:
+        cached = (stamp, OpPredictor(table))
+        _PREDICTORS[(str(path), threads)] = cached
+    return cached[1]
+
+
+def predict_model(path: str | Path, device: str = "cpu", threads: int = 1,
+                  shapes: Mapping[str, Sequence[int]] | None = None,
+                  batch: int | None = None) -> ModelPrediction:
+    """Predicted latency (ms) of the ONNX model ``path`` on ``device`` from its op table.
+
+    ORT reads the model (the graph it would execute, one untimed run for the
+    shapes); each node is looked up, or estimated where its configuration is
+    new; the sum is calibrated on whole networks. Raises ``LatkitError`` for a
+    file that is not ``.onnx``, a file ORT cannot load, a dynamic input without
+    a shape, and a device without an op table.
+    """
+    from latency_kit.backends.base import ModelSpec
+    from latency_kit.backends.onnx_graph import executed_graph
+    from latency_kit.backends.onnxruntime import OnnxRuntimeBackend
+
+    path = Path(path)
+    if path.suffix.lower() != ".onnx":
+        raise LatkitError(f"{path}: latkit predicts .onnx models (got {path.suffix or 'no extension'})")
+    if not path.is_file():
+        raise LatkitError(f"{path}: no such model file")
+    predictor = op_predictor(device, threads)
+    nodes = executed_graph(OnnxRuntimeBackend(threads), ModelSpec.for_file(str(path), shapes, batch))
+    return predictor.predict(nodes)
