@@ -1,23 +1,39 @@
-"""One generator for many devices vs one generator per device, on NAS-Bench-201.
+"""One generator for many devices vs one generator per device, on NAS-Bench-201 (issue 20).
 
-* multi-device: :class:`nas.multidevice.MultiDevicePNAG` trained once over
-  HELP's 13 training devices (full tables). Each of HELP's 6 test devices is
-  then given only its latency on the model's 10 reference architectures
-  (looked up in its table, standing in for 10 measurements); no retraining.
-* per-device: :class:`nas.pnag.PNAG` trained separately for each test device
-  on that device's full table.
+HELP's split: :class:`nas.multidevice.MultiDevicePNAG` is trained once over
+HELP's 13 source devices (full tables: HELP's meta-train and meta-valid
+devices). Each of HELP's 6 unseen test devices is then given only its
+latency on the model's 10 reference architectures, looked up in its table
+and multiplied by log-normal noise (``--noise``, 5% by default: the spread of
+one network measured in separate processes on this project's machine,
+docs/DESIGN.md section 4), standing in for 10 measurements. No retraining.
 
-For budgets at the 10/30/50/70/90% latency quantiles of each test device,
-the generated architecture's true latency (table) and accuracy are compared
-with the exact optimum, found by enumerating all 15,625 architectures:
-regret = best accuracy under the budget - accuracy of the generated one
-(negative when a budget is overshot); satisfied = true latency <= budget.
-A third row, per-device PNAG trained on the 10-shot predicted costs, splits
-the cost of sharing one generator from the cost of knowing only 10 numbers.
-Same settings and accuracy-query budget for all (``fast`` preset: M=300
-archive queries, rerank 5 per budget).
+For ``--budgets`` budgets per test device (evenly spaced latency quantiles,
+5% to 95%), the answer's **true** latency (the table) and accuracy are
+compared with the exact optimum, found by enumerating all 15,625
+architectures: regret = best accuracy under the budget - accuracy of the
+answer; within budget = true latency <= budget. Rows, side by side:
+
+* multi-device, conformal margin: the shared model's answer from its known
+  front, predicted latency times the margin (target 99%, coverage measured
+  on held-out training devices, printed);
+* multi-device, no margin: the same, trusting the prediction;
+* per-device PNAG on full tables (``--baselines``): one model per test device,
+  trained on its whole table: the reference with perfect costs;
+* per-device PNAG on 10-shot costs, no margin (``--baselines``): one model per
+  test device trained on the same few-shot predicted costs;
+* all-fit: for each budget quantile, one network for all 6 test devices,
+  each under its own budget (that quantile of its table), from the shared
+  model's queried networks under each device's predicted latency times the
+  margin, against the exact best common network.
+
+HELP's own generator (MetaD2A + HELP) overshoots its budgets by up to 23% in
+HELP's table (Lee et al., NeurIPS 2021, Table 4: Pixel2, 22 ms asked,
+25.0 ms delivered); quoted, not rerun.
 
     python benchmarks/multidevice_nb201.py [--refdata ../shared/refdata] [--quick]
+        [--datasets cifar10-test cifar100-test imagenet-test] [--seeds 0 1 2] [--budgets 20]
+        [--baselines]
 """
 
 from __future__ import annotations
@@ -26,6 +42,7 @@ import argparse
 import json
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -34,19 +51,25 @@ from latency_kit.errors import LatkitError
 
 from _common import HELP_TEST, HELP_TRAIN, REFDATA, help_nb201
 
-QUANTILES = (0.1, 0.3, 0.5, 0.7, 0.9)
+HELP_QUOTE = "MetaD2A + HELP (HELP's Table 4, quoted): up to 23% over budget; pixel2 22 ms -> 25.0 ms"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--refdata", type=Path,
-                        default=REFDATA)
-    parser.add_argument("--dataset", default="cifar10-test",
-                        help="accuracy column of nb201_accuracies.json")
+    parser.add_argument("--refdata", type=Path, default=REFDATA)
+    parser.add_argument("--datasets", nargs="+",
+                        default=["cifar10-test", "cifar100-test", "imagenet-test"],
+                        help="accuracy columns of nb201_accuracies.json")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--budgets", type=int, default=20, help="budgets per test device")
+    parser.add_argument("--shots", type=int, default=10, help="reference measurements per device")
+    parser.add_argument("--noise", type=float, default=0.05,
+                        help="log-sd of the noise on the reference measurements")
+    parser.add_argument("--level", type=float, default=0.99, help="the margin's target coverage")
+    parser.add_argument("--baselines", action="store_true",
+                        help="also train per-device PNAGs (full tables; 10-shot costs)")
     parser.add_argument("--quick", action="store_true", help="small training settings (smoke run)")
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
-    parser.add_argument("--safety", type=float, nargs="+", default=[0.0, 0.5, 1.0],
-                        help="multi-device budget headroom, in leave-one-out standard errors")
     args = parser.parse_args()
     if not (args.refdata / "help" / "nasbench201").is_dir():
         print(f"reference data not found under {args.refdata}", file=sys.stderr)
@@ -54,10 +77,10 @@ def main() -> int:
     import torch
 
     from latency_kit.spaces import SPACES, get_space
-    from nas.sources.accuracy import TableAccuracy
-    from nas.sources.costs import TableCost
     from nas.multidevice import MultiDevicePNAG, PredictedCost
     from nas.pnag import PNAG, settings_from
+    from nas.sources.accuracy import TableAccuracy
+    from nas.sources.costs import TableCost
 
     if "nb201" not in SPACES:
         print("the nb201 space is not registered in latency_kit.spaces", file=sys.stderr)
@@ -66,66 +89,106 @@ def main() -> int:
     space = get_space("nb201")
     archs, lat = help_nb201(args.refdata, HELP_TRAIN + HELP_TEST)
     parsed = [space.parse(a) for a in archs]
-    table = json.loads((args.refdata / "nb201_minibench" / "nb201_accuracies.json").read_text())
-    col = table["columns"].index(args.dataset)
-    by_str = {row[1]: float(row[col]) for row in table["rows"]}
-    acc = np.array([by_str[a] for a in archs])
-    accuracy = TableAccuracy.from_mapping(space, dict(zip(parsed, acc)))
-    costs = {d: TableCost.from_mapping(space, dict(zip(parsed, lat[d]))) for d in HELP_TRAIN}
-    settings = (settings_from("fast", archs=150, eval_steps=60, gen_steps=60)
-                if args.quick else settings_from("fast"))
-
-    started = time.perf_counter()
-    multi = MultiDevicePNAG(space, accuracy, costs, settings, shots=10).fit()
-    seconds = {f"multi-device, safety {k}": time.perf_counter() - started for k in args.safety}
-    seconds.update({"per-device, full table": 0.0, "per-device, 10-shot costs": 0.0})
-    trained_on = {**{f"multi-device, safety {k}": "13 devices once; 10 shots per test device"
-                     for k in args.safety},
-                  "per-device, full table": "each test device's full table",
-                  "per-device, 10-shot costs": "10 shots per test device, retrained"}
     index = {a: i for i, a in enumerate(parsed)}
-    rows, totals = [], {label: [] for label in seconds}
-    for device in HELP_TEST:
-        truth = lat[device]
-        model = multi.device(device, [truth[index[a]] for a in multi.references_])
-        generators = {f"multi-device, safety {k}": (lambda b, k=k: multi.generate(model, b, safety=k))
-                      for k in args.safety}
-        for label, cost in (("per-device, full table",
-                             TableCost.from_mapping(space, dict(zip(parsed, truth)))),
-                            ("per-device, 10-shot costs", PredictedCost(space, model))):
+    table = json.loads((args.refdata / "nb201_minibench" / "nb201_accuracies.json").read_text())
+    by_str = {d: {row[1]: float(row[table["columns"].index(d)]) for row in table["rows"]}
+              for d in args.datasets}
+    costs = {d: TableCost.from_mapping(space, dict(zip(parsed, lat[d]))) for d in HELP_TRAIN}
+    quantiles = np.linspace(0.05, 0.95, args.budgets)
+    results: dict[str, list[tuple[float, bool, float]]] = defaultdict(list)
+    seconds: dict[str, float] = defaultdict(float)
+    coverage, factors = [], []
+    for dataset in args.datasets:
+        acc = np.array([by_str[dataset][a] for a in archs])
+        accuracy = TableAccuracy.from_mapping(space, dict(zip(parsed, acc)))
+        for seed in args.seeds:
+            overrides = dict(archs=150, eval_steps=60, gen_steps=60) if args.quick else {}
+            settings = settings_from("fast", seed=seed, **overrides)
             t0 = time.perf_counter()
-            single = PNAG(space, cost, accuracy, settings).fit()
-            seconds[label] += time.perf_counter() - t0
-            generators[label] = single.generate
-        for q in QUANTILES:
-            budget = float(np.quantile(truth, q))
-            best = float(acc[truth <= budget].max())
-            for label, generate in generators.items():
-                try:
-                    i = index[generate(budget).best.arch]
-                    result = (best - acc[i], bool(truth[i] <= budget), truth[i])
-                except LatkitError:
-                    result = (float("nan"), False, float("nan"))
-                totals[label].append(result)
-                rows.append((device, q, budget, label, *result))
-    print("| device | budget (quantile) | generator | regret (acc. points) | true ms | within budget |")
-    print("|---|---|---|---|---|---|")
-    for device, q, budget, label, regret, ok, ms in rows:
-        print(f"| {device} | {budget:.2f} ms (q{int(q * 100)}) | {label} | {regret:.2f} | "
-              f"{ms:.2f} | {'yes' if ok else 'NO'} |")
-    print()
-    print("| generator | trained on | mean regret, within-budget picks | mean regret, all | "
-          "max regret | budgets satisfied | training s |")
-    print("|---|---|---|---|---|---|---|")
-    for label, vals in totals.items():
-        regrets = np.array([v[0] for v in vals], dtype=float)
-        fits = np.array([v[1] for v in vals], dtype=bool)
-        within = f"{np.mean(regrets[fits]):.2f}" if fits.any() else "-"
-        print(f"| {label} | {trained_on[label]} | {within} | {np.nanmean(regrets):.2f} | "
-              f"{np.nanmax(regrets):.2f} | {int(fits.sum())}/{len(vals)} | {seconds[label]:.0f} |")
-    print(f"\naccuracy: {args.dataset}; settings: {'quick' if args.quick else 'fast preset'}; "
-          f"references: {[space.format(a) for a in multi.references_]}")
+            multi = MultiDevicePNAG(space, accuracy, costs, settings, shots=args.shots,
+                                    margin_level=args.level).fit()
+            seconds["multi-device (training, once)"] += time.perf_counter() - t0
+            coverage.append(multi.margin_.coverage)
+            factors.append(multi.margin_.log_bound)
+            rng = np.random.default_rng(1000 + seed)
+            devices = {}
+            for device in HELP_TEST:
+                truth = lat[device]
+                refs = np.array([truth[index[a]] for a in multi.references_])
+                devices[device] = model = multi.device(
+                    device, refs * np.exp(rng.normal(0.0, args.noise, len(refs))))
+                answer = {"multi-device, conformal margin": lambda b: multi.generate(model, b),
+                          "multi-device, no margin": lambda b: multi.generate(model, b, safety=0.0)}
+                if args.baselines:
+                    for label, cost in (("per-device PNAG, full table",
+                                         TableCost.from_mapping(space, dict(zip(parsed, truth)))),
+                                        ("per-device PNAG, 10-shot costs, no margin",
+                                         PredictedCost(space, model))):
+                        t0 = time.perf_counter()
+                        single = PNAG(space, cost, accuracy, settings).fit()
+                        seconds[label] += time.perf_counter() - t0
+                        answer[label] = single.generate
+                for q in quantiles:
+                    budget = float(np.quantile(truth, q))
+                    best = float(acc[truth <= budget].max())
+                    for label, generate in answer.items():
+                        try:
+                            i = index[generate(budget).best.arch]
+                            results[label].append((best - acc[i], bool(truth[i] <= budget),
+                                                   truth[i] / budget))
+                        except LatkitError:  # nothing predicted to fit: no answer
+                            results[label].append((float("nan"), True, float("nan")))
+            for q in quantiles[::max(1, len(quantiles) // 5)]:
+                results["all-fit, 6 test devices"].append(
+                    _all_fit(multi, devices, {d: float(np.quantile(lat[d], q)) for d in HELP_TEST},
+                             lat, acc, index))
+    _print(results, seconds, coverage, factors, args)
     return 0
+
+
+def _all_fit(multi, devices, budgets, lat, acc, index) -> tuple[float, bool, float]:
+    """(regret, fits every device, worst true/budget) of the best queried network
+    whose predicted latency times the margin fits every device."""
+    from nas.multidevice import error_scale
+
+    archs = [a for a, _ in multi.archive_]
+    ok = np.ones(len(archs), dtype=bool)
+    for device, model in devices.items():
+        ok &= np.asarray(model.predict(archs)) * multi.margin_.factor(error_scale(model)) <= budgets[device]
+    fits_all = np.ones(len(acc), dtype=bool)
+    for device, budget in budgets.items():
+        fits_all &= lat[device] <= budget
+    if not ok.any() or not fits_all.any():
+        return float("nan"), True, float("nan")
+    best_i = max(np.flatnonzero(ok), key=lambda i: multi.archive_[i][1])
+    i = index[archs[best_i]]
+    worst = max(lat[d][i] / b for d, b in budgets.items())
+    return float(acc[fits_all].max() - acc[i]), bool(worst <= 1.0), float(worst)
+
+
+def _print(results, seconds, coverage, factors, args) -> None:
+    print("| generator | answers | no answer | mean regret (pp) | max regret (pp) | "
+          "within budget on the true latency | worst true/budget |")
+    print("|---|---|---|---|---|---|---|")
+    for label, vals in results.items():
+        regret = np.array([v[0] for v in vals], dtype=float)
+        fits = np.array([v[1] for v in vals], dtype=bool)
+        ratio = np.array([v[2] for v in vals], dtype=float)
+        answered = np.isfinite(regret)
+        print(f"| {label} | {int(answered.sum())} | {int((~answered).sum())} | "
+              f"{np.nanmean(regret):.2f} | {np.nanmax(regret):.2f} | "
+              f"{int(fits[answered].sum())}/{int(answered.sum())} "
+              f"({100 * fits[answered].mean():.1f}%) | {np.nanmax(ratio):.3f} |")
+    print(f"| {HELP_QUOTE} | | | | | | 1.23 |")
+    print()
+    print(f"margin: target coverage {args.level:.0%}; measured on held-out training devices "
+          f"{100 * np.mean(coverage):.1f}% (min {100 * np.min(coverage):.1f}%) over "
+          f"{len(coverage)} fits; bound {np.mean(factors):.2f} times each device's own "
+          "leave-one-out error (log ms)")
+    print(f"datasets {args.datasets}; seeds {args.seeds}; {args.budgets} budgets per test device; "
+          f"{args.shots} shots with {args.noise:.0%} noise; settings "
+          f"{'quick' if args.quick else 'fast preset'}; training seconds "
+          + ", ".join(f"{k} {v:.0f}" for k, v in seconds.items()))
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ every case; it is what a new device can expect, and it can be below
 Typical use::
 
     margin = fit_margin({"pixel3": residuals_a, "raspi4": residuals_b}, level=0.99)
-    margin.factor               # multiply predicted ms by this before comparing to the budget
+    margin.factor()             # multiply predicted ms by this before comparing to the budget
     margin.describe(12.0)       # 'predicted 12 ms, margin 0.8 ms, covers 98.7% of held-out cases'
 """
 
@@ -62,22 +62,23 @@ class ConformalMargin:
     devices: int
     per_device: dict[str, float]
 
-    @property
-    def factor(self) -> float:
-        """What to multiply a predicted latency by (at least 1: a bound below 0
-        would loosen a budget, so it is not used)."""
-        return math.exp(max(self.log_bound, 0.0))
+    def factor(self, scale: float = 1.0) -> float:
+        """What to multiply a predicted latency by: ``exp(bound * scale)``, where
+        ``scale`` turns residual units into log ms (1 for plain log residuals, a
+        device's own error for normalised ones). At least 1: a bound below 0
+        would loosen a budget, so it is not used."""
+        return math.exp(max(self.log_bound, 0.0) * scale)
 
-    def margin_ms(self, predicted_ms: float) -> float:
+    def margin_ms(self, predicted_ms: float, scale: float = 1.0) -> float:
         """The headroom kept for a network predicted at ``predicted_ms`` (ms)."""
-        return float(predicted_ms) * (self.factor - 1.0)
+        return float(predicted_ms) * (self.factor(scale) - 1.0)
 
-    def describe(self, predicted_ms: float) -> str:
-        return (f"predicted {predicted_ms:.4g} ms, margin {self.margin_ms(predicted_ms):.3g} ms, "
-                f"covers {100 * self.coverage:.1f}% of held-out cases")
+    def describe(self, predicted_ms: float, scale: float = 1.0) -> str:
+        return (f"predicted {predicted_ms:.4g} ms, margin {self.margin_ms(predicted_ms, scale):.3g} "
+                f"ms, covers {100 * self.coverage:.1f}% of held-out cases")
 
     def to_json(self) -> dict[str, Any]:
-        return {"log_bound": self.log_bound, "factor": self.factor, "level": self.level,
+        return {"bound": self.log_bound, "level": self.level,
                 "coverage": self.coverage, "cases": self.cases, "devices": self.devices}
 
 

@@ -91,6 +91,15 @@ class DeviceModel:
         return BudgetContext(self.feasible).position(costs)
 
 
+LOG_ERROR_FLOOR = 0.01  # a transfer's leave-one-out error below 1% is taken as 1%
+
+
+def error_scale(device: DeviceModel) -> float:
+    """A device's unit of prediction error (log ms): its few-shot model's
+    leave-one-out RMSE, at least :data:`LOG_ERROR_FLOOR`."""
+    return max(float(device.log_error), LOG_ERROR_FLOOR)
+
+
 def embedding_of(reference_ms: Sequence[float]) -> np.ndarray:
     """Centred log-latencies on the references, followed by their mean level."""
     logs = log_ms(reference_ms)
@@ -296,8 +305,10 @@ class MultiDevicePNAG:
         """The conformal margin (:mod:`nas.margin`): for each training device, the
         few-shot model it would get from the *other* devices and its reference
         latencies, each times ``exp(N(0, reference_noise))`` (measurement noise
-        across processes), ``noise_draws`` times; residuals are log true - log
-        predicted over the pool, references excluded."""
+        across processes), ``noise_draws`` times. Residuals are log true - log
+        predicted over the pool (references excluded), divided by that model's
+        leave-one-out error (:func:`error_scale`): the bound is in units of a
+        device's own error, so a well predicted device gets a small margin."""
         rng = np.random.default_rng(self.settings.seed + 7919)
         keep = np.ones(len(self.pool_ms_), dtype=bool)
         keep[self.ref_idx_] = False
@@ -309,18 +320,18 @@ class MultiDevicePNAG:
             for _ in range(max(1, self.noise_draws)):
                 refs = true[self.ref_idx_] * np.exp(rng.normal(0.0, self.reference_noise,
                                                                len(self.ref_idx_)))
-                pred = self._transfer_pool(name, others, refs)[1]
+                device, pred = self._transfer_pool(name, others, refs)
                 ok = keep & np.isfinite(true) & (true > 0) & np.isfinite(pred) & (pred > 0)
-                parts.append(np.log(true[ok]) - np.log(pred[ok]))
+                parts.append((np.log(true[ok]) - np.log(pred[ok])) / error_scale(device))
             residuals[name] = np.concatenate(parts)
         self.margin_ = fit_margin(residuals, self.margin_level)
         self.calibration_residuals_ = np.sort(np.concatenate(list(residuals.values())))
 
-    def coverage(self, factor: float) -> float:
-        """Share of held-out calibration cases whose true latency is at most
-        ``factor`` times the prediction (see :meth:`_calibrate`)."""
+    def coverage_at(self, bound: float) -> float:
+        """Share of held-out calibration cases (normalised residuals, see
+        :meth:`_calibrate`) at most ``bound``: the coverage of ``safety=bound``."""
         r = self.calibration_residuals_
-        return float(np.searchsorted(r, math.log(factor), side="right") / len(r))
+        return float(np.searchsorted(r, bound, side="right") / len(r))
 
     def _fit_evaluator(self, rng: np.random.Generator, tick: Progress) -> None:
         """(Re)fit R on the whole archive, labels from the training devices' true costs."""
@@ -417,12 +428,15 @@ class MultiDevicePNAG:
             entropy=s.entropy, seed=s.seed, progress=lambda d, t: tick("generator", d, t))
 
     # -- generation ------------------------------------------------------------
-    def _factor(self, device: DeviceModel, safety: float | None) -> tuple[float, float | None]:
-        """The margin factor and its conformal level (``None`` for a safety multiple)."""
+    def _factor(self, device: DeviceModel,
+                safety: float | None) -> tuple[float, float, float | None]:
+        """The margin factor for ``device``, its measured coverage and its
+        conformal level (``None`` for a ``safety`` multiple)."""
         safety = self.safety if safety is None else safety
         if safety is None:
-            return self.margin_.factor, self.margin_.level
-        return math.exp(safety * device.log_error), None
+            return (self.margin_.factor(error_scale(device)), self.margin_.coverage,
+                    self.margin_.level)
+        return math.exp(max(safety, 0.0) * error_scale(device)), self.coverage_at(safety), None
 
     def generate(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
                  safety: float | None = None) -> "DeviceGeneration":
@@ -443,14 +457,14 @@ class MultiDevicePNAG:
         if not hasattr(self, "generator_"):
             raise RuntimeError("MultiDevicePNAG.generate needs a fitted model")
         start = time.perf_counter()
-        factor, level = self._factor(device, safety)
+        factor, coverage, level = self._factor(device, safety)
         value, note = device.feasible.check(budget)
         archs = [a for a, _ in self.archive_]
         values = np.array([v for _, v in self.archive_], dtype=float)
         predicted = np.asarray(device.predict(archs), dtype=float)
         fits = np.flatnonzero((predicted * factor <= value) & np.isfinite(values))
         if not len(fits):
-            raise self._nothing_fits(device, budget, factor)
+            raise self._nothing_fits(device, budget, factor, coverage)
         order = sorted(fits, key=lambda i: (-values[i], predicted[i], i))[:n]
         chosen = [archs[i] for i in order]
         scores = self.score(device, chosen, np.full(len(chosen), value))
@@ -458,7 +472,7 @@ class MultiDevicePNAG:
                  for i, r in zip(order, scores)]
         return DeviceGeneration(value, "ms", picks, note, 0, len(fits), 0,
                                 time.perf_counter() - start, factor=factor,
-                                coverage=self.coverage(factor), level=level)
+                                coverage=coverage, level=level)
 
     def search(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
                safety: float | None = None, **options: Any) -> "DeviceGeneration":
@@ -468,22 +482,23 @@ class MultiDevicePNAG:
         depends on the seed and on what earlier searches queried."""
         if not hasattr(self, "generator_"):
             raise RuntimeError("MultiDevicePNAG.search needs a fitted model")
-        factor, level = self._factor(device, safety)
+        factor, coverage, level = self._factor(device, safety)
         view = _DeviceView(self, device, _MarginCost(self.space, device, factor), device.feasible)
         try:
             result = view.search(budget, n, **options)
         except LatkitError as exc:
             if factor <= 1.0 or not str(exc).startswith("no architecture under"):
                 raise
-            raise self._nothing_fits(device, budget, factor) from None
+            raise self._nothing_fits(device, budget, factor, coverage) from None
         for pick in result.picks:
             pick.cost /= factor
         base = {f.name: getattr(result, f.name) for f in fields(Generation)}
-        return DeviceGeneration(**base, factor=factor, coverage=self.coverage(factor), level=level)
+        return DeviceGeneration(**base, factor=factor, coverage=coverage, level=level)
 
-    def _nothing_fits(self, device: DeviceModel, budget: Any, factor: float) -> LatkitError:
+    def _nothing_fits(self, device: DeviceModel, budget: Any, factor: float,
+                      coverage: float) -> LatkitError:
         margin = (f" with the margin (predictions times {factor:.3f}, covering "
-                  f"{100 * self.coverage(factor):.1f}% of held-out cases); raise the budget or "
+                  f"{100 * coverage:.1f}% of held-out cases); raise the budget or "
                   "pass safety=0 to trust the prediction") if factor > 1.0 else "; raise the budget"
         return LatkitError(f"no architecture of device {device.name!r} is predicted under "
                            f"{budget}{margin} (feasible range {device.feasible.describe()})")
