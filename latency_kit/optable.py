@@ -14,7 +14,7 @@ Schema::
                       "median_ms": 0.81, "p10_ms": ..., "p90_ms": ..., "count": 36}
       },
       "networks": [{"name": "resnet-d18-w64", "latency_ms": 41.2,
-                    "nodes": 61, "node_sum_ms": 39.7}]
+                    "nodes": 61, "node_sum_ms": 39.7, "flops": 3.6e9}]
     }
 
 An op key is the op type (with its domain), the input and output shapes, and
@@ -152,8 +152,9 @@ class OpEntry:
 class OpTable:
     """Op key -> :class:`OpEntry`, the whole networks behind them, and their metadata.
 
-    ``networks`` are records ``{"name", "latency_ms", "nodes", "node_sum_ms"}``
-    (end-to-end median, node count, sum of the nodes' median times).
+    ``networks`` are records ``{"name", "latency_ms", "nodes", "node_sum_ms", "flops"}``
+    (end-to-end median, node count, sum of the nodes' median times, FLOPs of
+    the executed graph per :func:`node_flops`).
     """
 
     device: str
@@ -192,7 +193,7 @@ class OpTable:
             self.entries[key] = OpEntry.of(node, LatencyStats.from_samples(seen))
             node_sum += float(np.median(node.run_ms))
         self.networks.append({"name": name, "latency_ms": float(latency_ms), "nodes": len(nodes),
-                              "node_sum_ms": node_sum})
+                              "node_sum_ms": node_sum, "flops": sum(n.flops for n in nodes)})
 
     def _observed(self, key: str) -> list[float]:
         """Stand-in observations of an entry loaded from a file: its median, ``count`` times."""
