@@ -9,9 +9,10 @@ TorchScript, opset 17), input ``1x3xRxR``.
 Two zoos ship:
 
 ``train``
-    Varied configurations (depth, width, kernel, patch, resolution) of five
-    families, ViT, ResNet, ConvNeXt, MobileNetV2 and EfficientNet: the
-    networks an op table is built from (``latkit profile --device cpu --ops``).
+    Varied configurations (depth, width, kernel, patch, resolution) of ViT,
+    ResNet, ConvNeXt, MobileNetV2 and EfficientNet, and one or two of CvT,
+    PVTv2, ConvNeXtV2, BiT, DINOv2, SegFormer, BEiT, FocalNet and SwiftFormer:
+    the networks an op table is built from (``latkit profile --device cpu --ops``).
 ``standard``
     Published configurations (ViT-B/16, DeiT-S, Swin-T, ConvNeXt-T,
     EfficientNet-B0, MobileViT-S, RegNetY-400MF, ResNet-50, ...), none of them
@@ -104,7 +105,24 @@ TRAIN = [
     _mbv2("mobilenet-v2-0.5-r160", 0.5, 160), _mbv2("mobilenet-v2-0.35-r224", 0.35, 224),
     _mbv2("mobilenet-v2-1.4", 1.4, 224), _mbv2("mobilenet-v2-0.75-r192", 0.75, 192),
     _effnet("efficientnet-w0.5-d0.5", 0.5, 0.5, 224), _effnet("efficientnet-w0.75-d0.8-r192", 0.75, 0.8, 192),
-    _effnet("efficientnet-w1.2-d0.6", 1.2, 0.6, 224),
+    _effnet("efficientnet-w1.2-d0.6", 1.2, 0.6, 224), _effnet("efficientnet-w1.0-d0.5-r256", 1.0, 0.5, 256),
+    # resolution variants
+    _vit("vit-d4-w384-r160", 384, 4, 6, res=160), _vit("vit-d3-w384-r256", 384, 3, 6, res=256),
+    _resnet("resnet-basic-1111-w64-r256", "basic", [1, 1, 1, 1], [64, 128, 256, 512], 256),
+    _convnext("convnext-1131-w64-r160", [1, 1, 3, 1], [64, 128, 256, 512], 160),
+    _mbv2("mobilenet-v2-1.0-r160", 1.0, 160),
+    # more families: their op configurations widen what the regressors see
+    ZooModel("cvt-13", "cvt", {}), ZooModel("pvt-v2-b0", "pvt_v2", {}),
+    ZooModel("convnextv2-atto", "convnextv2", {"depths": [2, 2, 6, 2], "hidden_sizes": [40, 80, 160, 320]}),
+    ZooModel("convnextv2-nano-d1", "convnextv2", {"depths": [1, 1, 2, 1], "hidden_sizes": [80, 160, 320, 640]}),
+    ZooModel("bit-1111", "bit", {"depths": [1, 1, 1, 1]}),
+    ZooModel("dinov2-d4-w384", "dinov2", {"hidden_size": 384, "num_attention_heads": 6, "num_hidden_layers": 4,
+                                          "image_size": 224, "patch_size": 14}),
+    ZooModel("segformer-b0", "segformer", {}),
+    ZooModel("beit-d4-w384", "beit", {"hidden_size": 384, "num_attention_heads": 6, "num_hidden_layers": 4,
+                                      "intermediate_size": 1536}),
+    ZooModel("focalnet-1121", "focalnet", {"depths": [1, 1, 2, 1]}),
+    ZooModel("swiftformer-xs", "swiftformer", {}),
 ]
 
 STANDARD = [
@@ -153,7 +171,8 @@ def build_module(model: ZooModel):
         raise LatkitError("the model zoo needs transformers: pip install 'latkit[zoo]'") from None
     import torch
 
-    config = AutoConfig.for_model(_MODEL_TYPE.get(model.family, model.family), **model.config)
+    config = AutoConfig.for_model(_MODEL_TYPE.get(model.family, model.family),
+                                  **{"num_labels": 1000, **model.config})  # ImageNet's head
     torch.manual_seed(0)
     net = normal_activations(AutoModelForImageClassification.from_config(config).eval())
 
