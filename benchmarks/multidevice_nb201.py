@@ -28,8 +28,9 @@ answer; within budget = true latency <= budget. Rows, side by side:
   margin, against the exact best common network.
 
 HELP's own generator (MetaD2A + HELP) overshoots its budgets by up to 23% in
-HELP's table (Lee et al., NeurIPS 2021, Table 4: Pixel2, 22 ms asked,
-25.0 ms delivered); quoted, not rerun.
+HELP's results table (Lee et al., "HELP: Hardware-Adaptive Efficient Latency
+Prediction for NAS via Meta-Learning", NeurIPS 2021; Pixel2: 22 ms asked,
+25.0 ms delivered), as issue 20 quotes it; quoted, not rerun.
 
     python benchmarks/multidevice_nb201.py [--refdata ../shared/refdata] [--quick]
         [--datasets cifar10-test cifar100-test imagenet-test] [--seeds 0 1 2] [--budgets 20]
@@ -51,7 +52,7 @@ from latency_kit.errors import LatkitError
 
 from _common import HELP_TEST, HELP_TRAIN, REFDATA, help_nb201
 
-HELP_QUOTE = "MetaD2A + HELP (HELP's Table 4, quoted): up to 23% over budget; pixel2 22 ms -> 25.0 ms"
+HELP_QUOTE = "MetaD2A + HELP (HELP's table, quoted): up to 23% over budget; pixel2 22 ms -> 25.0 ms"
 
 
 def main() -> int:
