@@ -148,21 +148,18 @@ def main() -> int:
 
 
 def _all_fit(multi, devices, budgets, lat, acc, index) -> tuple[float, bool, float]:
-    """(regret, fits every device, worst true/budget) of the best queried network
-    whose predicted latency times the margin fits every device."""
-    from nas.multidevice import error_scale
-
-    archs = [a for a, _ in multi.archive_]
-    ok = np.ones(len(archs), dtype=bool)
-    for device, model in devices.items():
-        ok &= np.asarray(model.predict(archs)) * multi.margin_.factor(error_scale(model)) <= budgets[device]
+    """(regret, fits every device, worst true/budget) of
+    :meth:`MultiDevicePNAG.generate_all` against the exact best common network."""
     fits_all = np.ones(len(acc), dtype=bool)
     for device, budget in budgets.items():
         fits_all &= lat[device] <= budget
-    if not ok.any() or not fits_all.any():
+    try:
+        pick, _ = multi.generate_all(list(devices.values()), [budgets[d] for d in devices])
+    except LatkitError:
         return float("nan"), True, float("nan")
-    best_i = max(np.flatnonzero(ok), key=lambda i: multi.archive_[i][1])
-    i = index[archs[best_i]]
+    if not fits_all.any():
+        return float("nan"), True, float("nan")
+    i = index[pick.arch]
     worst = max(lat[d][i] / b for d, b in budgets.items())
     return float(acc[fits_all].max() - acc[i]), bool(worst <= 1.0), float(worst)
 

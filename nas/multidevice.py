@@ -474,6 +474,34 @@ class MultiDevicePNAG:
                                 time.perf_counter() - start, factor=factor,
                                 coverage=coverage, level=level)
 
+    def generate_all(self, devices: Sequence[DeviceModel], budgets: Sequence[Any], *,
+                     safety: float | None = None) -> tuple[Pick, dict[str, float]]:
+        """One network for several devices: the most accurate queried architecture
+        whose predicted latency on every device, times that device's margin
+        factor (as in :meth:`generate`), is within that device's budget.
+
+        Returns the pick (its ``cost`` the largest predicted ms over the
+        devices) and the predicted ms per device name. Never worse when any
+        budget grows. Raises ``LatkitError`` for a budget below a device's
+        range or when no queried architecture fits every device.
+        """
+        if len(devices) != len(budgets) or not devices:
+            raise ValueError("generate_all needs one budget per device")
+        archs = [a for a, _ in self.archive_]
+        values = np.array([v for _, v in self.archive_], dtype=float)
+        ok = np.isfinite(values)
+        predicted = {}
+        for device, budget in zip(devices, budgets):
+            value, _ = device.feasible.check(budget)
+            predicted[device.name] = np.asarray(device.predict(archs), dtype=float)
+            ok &= predicted[device.name] * self._factor(device, safety)[0] <= value
+        if not ok.any():
+            raise LatkitError("no queried architecture is predicted to fit every device under its "
+                              "budget with the margins; raise the budgets")
+        i = min(np.flatnonzero(ok), key=lambda j: (-values[j], max(p[j] for p in predicted.values()), j))
+        costs = {name: float(p[i]) for name, p in predicted.items()}
+        return Pick(archs[i], max(costs.values()), float(values[i]), float("nan"), "front"), costs
+
     def search(self, device: DeviceModel, budget: Budget | float | str, n: int = 1, *,
                safety: float | None = None, **options: Any) -> "DeviceGeneration":
         """A fresh search with the generator for ``device`` (see

@@ -174,6 +174,24 @@ def test_margin_keeps_every_answer_within_budget_on_a_device_unlike_the_transfer
     assert fields["coverage_target"] == 0.99 and fields["coverage"] == round(result.coverage, 4)
 
 
+def test_generate_all_fits_every_device(trained):
+    space, model, unseen = trained
+    dim = unseen.weights.shape[0]
+    truths = {"dev4": unseen,
+              "off": OffFamilyCost(unseen, np.random.default_rng(6).normal(0, 0.01, dim))}
+    devices = [model.device(n, t.cost_many(model.references_)) for n, t in truths.items()]
+    budgets = [float(np.quantile(d.feasible.quantiles, 0.7)) for d in devices]
+    pick, costs = model.generate_all(devices, budgets)
+    for device, budget in zip(devices, budgets):
+        assert costs[device.name] * model._factor(device, None)[0] <= budget
+        assert float(truths[device.name].cost_many([pick.arch])[0]) <= budget
+    # the best queried network that fits both: each device alone may do better, never worse
+    for device, budget in zip(devices, budgets):
+        assert model.generate(device, budget).best.value >= pick.value
+    bigger, _ = model.generate_all(devices, [b * 1.2 for b in budgets])
+    assert bigger.value >= pick.value
+
+
 def test_conformal_quantile_and_held_out_coverage():
     from nas.margin import conformal_quantile, fit_margin
 
