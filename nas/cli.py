@@ -183,7 +183,7 @@ def generate(space, devices, cost_spec, accuracy_spec, name, preset, seed, budge
         results = [model.generate(b, count) for b in plan[device]]
         these = [_result_json(model, r, device) for r in results]
         if verify:
-            _verify(model, measured[device], plan[device], these, tries)
+            results = _verify(model, measured[device], plan[device], results, these, tries)
         if export_format:
             _export(model, results, Path(out_dir), these, export_format)
         rows += these
@@ -206,20 +206,25 @@ def _measurable(targets: list[Any]) -> dict[Any, Any]:
     return {device: measurable(device) for device in targets}
 
 
-def _verify(model, target, budgets: list[Any], rows: list[dict[str, Any]],
-            tries: int) -> None:
+def _verify(model, target, budgets: list[Any], results: list[Any], rows: list[dict[str, Any]],
+            tries: int) -> list[Any]:
     """Measure each row's answers on ``target`` (:mod:`nas.verify`) and put the
-    first that fits, with what was measured, into the row."""
+    first that fits, with what was measured, into the row; returns the results
+    with that pick alone (what --export writes), unchanged where none fit."""
+    from dataclasses import replace
+
     from nas.verify import verify_answer
 
     _, cost_key = _cost_field(model.unit)
-    for budget, row in zip(budgets, rows):
+    kept = []
+    for budget, result, row in zip(budgets, results, rows):
         with console().status(f"measuring answers for {model.describe_budget(row['budget_ms'])} "
                               f"on {target.device}"):
             checked = verify_answer(model, budget, target, tries)
         row["tried"] = [{"arch": model.space.format(p.arch), cost_key: round(p.cost, 4),
                          "measured_ms": round(ms, 4)} for p, ms in checked.tried]
         row["verified"] = checked.pick is not None
+        kept.append(replace(result, picks=[checked.pick]) if checked.pick is not None else result)
         if checked.pick is None:
             row["note"] = (f"none of the {len(checked.tried)} best answers measured within "
                            f"the budget on {target.device} (measured "
@@ -231,6 +236,7 @@ def _verify(model, target, budgets: list[Any], rows: list[dict[str, Any]],
                     model.label: round(checked.pick.value, 4),
                     "measured_ms": round(checked.measured_ms, 4)})
         row.pop("alternatives", None)
+    return kept
 
 
 def _targets(devices: tuple[str, ...], cost_spec: str | None, name: str | None) -> list[Any]:
