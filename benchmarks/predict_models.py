@@ -66,10 +66,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     parser.add_argument("--only", action="append", default=None, metavar="NAME",
                         help="held-out models to use (repeatable; default: all of the standard zoo)")
+    parser.add_argument("--rescore", type=Path, default=None, metavar="RESULT",
+                        help="recompute latkit's predictions with the current predictor from the op "
+                             "table in --work and the truth in RESULT (an --out file); measures nothing")
     parser.add_argument("--child", nargs=2, metavar=("REQUEST", "OUT"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         return _child(*args.child)
+    if args.rescore:
+        return _rescore(args.rescore, args.work)
 
     from latency_kit.convert.zoo import STANDARD, UNSEEN_FAMILIES, export_zoo_model
     from latency_kit.measure.optable import build_op_table, default_networks
@@ -137,6 +142,20 @@ def main() -> None:
         args.out.write_text(json.dumps({"rows": rows, "independent": independent,
                                         "export_s": export_s, "build_s": report.seconds,
                                         "entries": len(table)}, indent=1))
+
+
+def _rescore(result: Path, work: Path | None) -> None:
+    """Predictions again, from the saved table, against the saved truth."""
+    from latency_kit.optable import OpTable
+    from latency_kit.paths import cache_dir
+    from latency_kit.predict.opmodel import OpPredictor
+
+    data = json.loads(result.read_text())
+    predictor = OpPredictor(OpTable.load((work or cache_dir() / "bench-predict-models") / "ops.json"))
+    print(f"rescored {result} (calibration a, c, b = {predictor.calibration})")
+    for row in data["rows"]:
+        row["latkit_ms"] = predictor.predict(_nodes(Path(row["path"]))).latency_ms
+    _print(data["rows"], None)
 
 
 def _nodes(path: Path):
@@ -306,14 +325,14 @@ def _child(request_path: str, out_path: str) -> None:
 # -- the independent timing loop ----------------------------------------------
 
 def _independent_check(paths: list[Path]) -> list[dict[str, Any]]:
-    """``measure_model`` against a plain ``InferenceSession.run`` loop, alternated twice."""
+    """``measure_model`` against a plain ``InferenceSession.run`` loop, alternated 3 times."""
     import onnxruntime as ort
 
     import latency_kit
     from latency_kit.backends.base import MeasureSettings, ModelSpec
     from latency_kit.backends.onnxruntime import file_feeds
 
-    print("\nlatkit measure --model against an independent onnxruntime loop (ms, median of 2 alternations)")
+    print("\nlatkit measure --model against an independent onnxruntime loop (ms, median of 3 alternations)")
     print(f"{'model':18s} {'latkit':>9s} {'ort loop':>9s} {'diff':>7s}")
     out = []
     for path in paths:
@@ -325,7 +344,7 @@ def _independent_check(paths: list[Path]) -> list[dict[str, Any]]:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
         feeds = file_feeds(session, ModelSpec.for_file(str(path)))
         ours, theirs = [], []
-        for _ in range(2):
+        for _ in range(3):
             ours.append(latency_kit.measure_model(path, settings=MeasureSettings(**CHILD_SETTINGS))
                         .stats.median_ms)
             for _ in range(3):

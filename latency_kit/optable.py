@@ -154,7 +154,9 @@ class OpTable:
 
     ``networks`` are records ``{"name", "latency_ms", "nodes", "node_sum_ms", "flops"}``
     (end-to-end median, node count, sum of the nodes' median times, FLOPs of
-    the executed graph per :func:`node_flops`).
+    the executed graph per :func:`node_flops`), and, where ``latency_ms`` was
+    measured in fresh processes, the build process's ``in_process_ms`` and
+    the ``level`` (their ratio) its node times were scaled by.
     """
 
     device: str

@@ -47,7 +47,8 @@ def models(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def table(models, tmp_path_factory) -> OpTable:
     path = tmp_path_factory.mktemp("table") / "ops.json"
-    return build_op_table(dir_networks(models), path, runs=5, warmup=2, settings=FAST).table
+    return build_op_table(dir_networks(models), path, runs=5, warmup=2, settings=FAST,
+                          fresh_processes=2).table
 
 
 @pytest.fixture
@@ -81,6 +82,9 @@ def test_table_entries_and_networks(table, models):
     assert len(table.networks) == 6 and table.network_names() == {p.stem for p in models.glob("*.onnx")}
     for net in table.networks:
         assert net["latency_ms"] > 0 and net["node_sum_ms"] > 0 and net["nodes"] > 3
+        # measured in 2 fresh processes first; node times scaled to that level
+        assert net["in_process_ms"] > 0 and net["level"] == pytest.approx(net["latency_ms"] / net["in_process_ms"])
+    assert table.settings["fresh_processes"]["processes"] == 2
     entry = next(e for e in table.entries.values() if e.attrs.get("group") == 48)
     # every node of a key adds its runs: w48-d3 has three identical depthwise convs, 5 runs each
     # (more where ORT's NCHWc layout pads another width to 48 channels: 40 on AVX-512)
@@ -127,9 +131,9 @@ def test_corrupt_and_foreign_tables(table, tmp_path):
 def test_resume_skips_profiled_networks(models, tmp_path):
     path = tmp_path / "ops.json"
     networks = dir_networks(models)
-    first = build_op_table(networks[:2], path, runs=3, warmup=1, settings=FAST)
+    first = build_op_table(networks[:2], path, runs=3, warmup=1, settings=FAST, fresh_processes=0)
     assert len(first.profiled) == 2
-    again = build_op_table(networks[:3], path, runs=3, warmup=1, settings=FAST)
+    again = build_op_table(networks[:3], path, runs=3, warmup=1, settings=FAST, fresh_processes=0)
     assert again.skipped == [n.name for n in networks[:2]] and again.profiled == [networks[2].name]
     assert len(OpTable.load(path).networks) == 3
     with pytest.raises(LatkitError, match="share a name"):
@@ -213,3 +217,18 @@ def test_a_user_network_node(models):
                [[1, 3, 8, 8]], [[1, 3, 8, 8]])
     c = OpNode("c", "FusedConv", "com.microsoft", {"activation": "Relu"}, [[1, 3, 8, 8]], [[1, 3, 8, 8]])
     assert a.key == b.key != c.key
+
+
+def test_a_new_table_drops_a_stale_process_journal(models, tmp_path):
+    """Fresh-process times journaled for an earlier table must not level a new one."""
+    path = tmp_path / "ops.json"
+    journal = path.with_suffix(".processes.jsonl")
+    journal.write_text('{"process": 0, "how": {}, "stats": {}}\n')
+    build_op_table(dir_networks(models)[:1], path, runs=2, warmup=1, settings=FAST, fresh_processes=0)
+    assert not journal.exists()
+
+
+def test_calibration_is_the_median_ratio(table):
+    ratios = sorted(n["latency_ms"] / n["node_sum_ms"] for n in table.networks)
+    a, c, b = OpPredictor(table).calibration
+    assert a == pytest.approx(float(np.median(ratios))) and c == b == 0.0

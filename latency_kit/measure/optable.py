@@ -27,6 +27,9 @@ from latency_kit.optable import OpTable
 # The fingerprint fields a resumed table must share with this run.
 _SAME = ("runtime", "runtime_version", "threads", "graph_optimization", "cpu", "opset")
 END_TO_END = MeasureSettings(repeats=15, warmup_ms=200, batch_ms=20)
+# Fresh processes that re-measure the networks for calibration, and how hard each measures.
+FRESH_PROCESSES = 3
+FRESH_SETTINGS = MeasureSettings(repeats=10, warmup_ms=100, batch_ms=20)
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,23 @@ class BuildReport:
 
 def build_op_table(networks: Sequence[Network], path: str | Path, device: str = "cpu",
                    threads: int = 1, runs: int = 10, warmup: int = 3,
-                   settings: MeasureSettings = END_TO_END,
+                   settings: MeasureSettings = END_TO_END, fresh_processes: int = FRESH_PROCESSES,
                    progress: Callable[[int, int, str], None] | None = None) -> BuildReport:
     """Profile ``networks`` on ONNX Runtime and fold their nodes into the op table at ``path``.
 
-    Networks already in the table at ``path`` are skipped (resume). Raises
+    Networks already in the table at ``path`` are skipped (resume). With
+    ``fresh_processes``, the networks to profile are first measured end to end
+    in that many fresh processes
+    (:func:`~latency_kit.measure.processes.measure_files_in_processes`, 2
+    interleaved rounds each, combined at the processes' common level). Then
+    each network is measured end to end in this process and profiled right
+    after, and its node times are scaled by (fresh-process time / this
+    process's time): one process's level is not the next one's, and this
+    process's level drifts while it works (on the shared 2-core CPU, tables
+    built in one process put the same ViT layers 24% apart in two builds), so
+    every entry is brought to the typical level of the moment it was
+    measured in. A record keeps the fresh-process time as ``latency_ms``, its
+    own as ``in_process_ms`` and the factor as ``level``. Raises
     ``LatkitError`` for a device other than ``cpu`` (only ONNX Runtime's
     in-graph profiler builds tables so far), for duplicate network names, and
     for an existing table measured under another fingerprint (ORT version,
@@ -72,6 +87,8 @@ def build_op_table(networks: Sequence[Network], path: str | Path, device: str = 
     path = Path(path)
     backend = OnnxRuntimeBackend(threads)
     fingerprint = backend.fingerprint()
+    if not path.is_file():  # a new table: fresh-process times journaled for an older one are stale
+        path.with_suffix(".processes.jsonl").unlink(missing_ok=True)
     table = OpTable.load(path) if path.is_file() else OpTable(
         device, fingerprint=fingerprint,
         settings={"runs": runs, "warmup": warmup, "end_to_end": settings.to_dict()})
@@ -80,23 +97,32 @@ def build_op_table(networks: Sequence[Network], path: str | Path, device: str = 
         raise LatkitError(f"{path} was built under another {', '.join(differ)}; "
                           "move it away to build a new table")
     start = time.perf_counter()
+    todo = [n for n in networks if n.name not in table.network_names()]
+    skipped = [n.name for n in networks if n.name in table.network_names()]
+    fresh = (_fresh_times(todo, backend, path, fresh_processes, progress)
+             if fresh_processes and todo else {})
     observations: dict[str, list[float]] = {}
-    done, skipped = [], []
-    for index, network in enumerate(networks):
+    done = []
+    for index, network in enumerate(todo):
         if progress:
-            progress(index, len(networks), network.name)
-        if network.name in table.network_names():
-            skipped.append(network.name)
-            continue
+            progress(index, len(todo), network.name)
         prepared = backend.prepare(network.spec)
         try:
             stats = measure_prepared(backend, prepared, settings)
         finally:
             backend.release(prepared)
         nodes = executed_graph(backend, network.spec, runs=runs, warmup=warmup)
-        table.add_network(network.name, stats.median_ms, nodes, observations)
+        level = fresh[network.name] / stats.median_ms if network.name in fresh else 1.0
+        for node in nodes:
+            node.run_ms = [ms * level for ms in node.run_ms]
+        table.add_network(network.name, fresh.get(network.name, stats.median_ms), nodes, observations)
+        if network.name in fresh:
+            table.networks[-1].update(in_process_ms=stats.median_ms, level=level)
         table.save(path)
         done.append(network.name)
+    if fresh:
+        table.settings["fresh_processes"] = {"processes": fresh_processes, "rounds": 2,
+                                             "settings": FRESH_SETTINGS.to_dict()}
     if done or "regressors" not in table.settings:
         from latency_kit.predict.opmodel import OpPredictor
 
@@ -105,6 +131,21 @@ def build_op_table(networks: Sequence[Network], path: str | Path, device: str = 
     if progress:
         progress(len(networks), len(networks), "")
     return BuildReport(table, done, skipped, time.perf_counter() - start, path)
+
+
+def _fresh_times(networks: Sequence[Network], backend: OnnxRuntimeBackend, path: Path,
+                 processes: int, progress: Callable[[int, int, str], None] | None) -> dict[str, float]:
+    """Network name -> end-to-end median (ms) over ``processes`` fresh processes."""
+    from latency_kit.measure.processes import measure_files_in_processes
+
+    files = [str(backend.onnx_path(n.spec)) for n in networks]
+    names = {f: n.name for f, n in zip(files, networks)}
+    stats = measure_files_in_processes(
+        "cpu", {"threads": backend.threads}, files, processes, rounds=2, settings=FRESH_SETTINGS,
+        journal_path=path.with_suffix(".processes.jsonl"),
+        progress=(lambda done, total, name: progress(done, total, f"fresh processes: {names.get(name, name)}"))
+        if progress else None)
+    return {n.name: s.median_ms for n, s in zip(networks, stats)}
 
 
 def zoo_networks(zoo_name: str, directory: str | Path) -> list[Network]:

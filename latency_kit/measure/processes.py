@@ -139,6 +139,17 @@ def measure_in_processes(device: str, options: dict[str, Any], space: str,
                     for p in range(processes)])
 
 
+def measure_files_in_processes(device: str, options: dict[str, Any], paths: Sequence[str],
+                               processes: int, rounds: int = 1,
+                               settings: MeasureSettings = MeasureSettings(),
+                               journal_path: Path | None = None,
+                               progress: Progress | None = None) -> list[LatencyStats]:
+    """:func:`measure_in_processes` for model files (``.onnx`` paths) instead of
+    architectures of a space."""
+    return measure_in_processes(device, options, "", {}, [str(p) for p in paths], processes,
+                                rounds, 1, settings, journal_path, progress)
+
+
 def _child(request_path: str, out_path: str) -> None:
     """Child side: open the backend, measure, write ``{arch: stats}``."""
     from latency_kit.backends import ModelSpec, open_backend
@@ -147,15 +158,22 @@ def _child(request_path: str, out_path: str) -> None:
     from latency_kit.spaces import get_space
 
     request = json.loads(Path(request_path).read_text())
-    space = get_space(request["space"], **{k: tuple(v) if isinstance(v, list) else v
-                                           for k, v in request["space_options"].items()})
+    if request["space"]:
+        space = get_space(request["space"], **{k: tuple(v) if isinstance(v, list) else v
+                                               for k, v in request["space_options"].items()})
+
+        def spec(text: str) -> ModelSpec:
+            return ModelSpec.for_arch(space, space.parse(text), request["batch"])
+    else:  # no space: the "archs" are model files (measure_files_in_processes)
+        def spec(text: str) -> ModelSpec:
+            return ModelSpec.for_file(text)
     settings = MeasureSettings.from_dict(request["settings"])
     result: dict[str, Any] = {}
     archs = request["archs"]
     with open_backend(request["device"], batch=request["batch"], **request["options"]) as backend:
         for start in range(0, len(archs), CHUNK):  # a chunk's sessions are open at once
             part = archs[start:start + CHUNK]
-            specs = [ModelSpec.for_arch(space, space.parse(a), request["batch"]) for a in part]
+            specs = [spec(a) for a in part]
             last = request["rounds"] - 1
 
             def tick(r: int, i: int, start: int = start, part: list[str] = part) -> None:
