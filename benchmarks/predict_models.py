@@ -109,12 +109,12 @@ def main() -> None:
     for model, path in held:
         nodes = _nodes(path)
         prediction = predictor.predict(nodes)
+        flops = sum(n.flops for n in nodes)
         rows.append({"name": model.name, "family": model.family, "path": str(path),
                      "unseen_family": model.family in UNSEEN_FAMILIES,
                      "transformer": model.family in ("vit", "deit", "swin", "mobilevit"),
                      "latkit_ms": prediction.latency_ms, "looked_up": prediction.looked_up,
-                     "nodes": len(nodes), "flops": sum(n.flops for n in nodes),
-                     "flops_linear_ms": float(flops_fit(sum(n.flops for n in nodes)))})
+                     "nodes": len(nodes), "flops": flops, "flops_linear_ms": float(flops_fit(flops))})
     print(f"predictor fitted in {fit_s:.1f} s (regressors refit from the table, choices remembered)")
 
     t0 = time.perf_counter()
@@ -152,7 +152,7 @@ def _rescore(result: Path, work: Path | None) -> None:
 
     data = json.loads(result.read_text())
     predictor = OpPredictor(OpTable.load((work or cache_dir() / "bench-predict-models") / "ops.json"))
-    print(f"rescored {result} (calibration a, c, b = {predictor.calibration})")
+    print(f"rescored {result} (calibration: latency = {predictor.scale:.4f} x node sum)")
     for row in data["rows"]:
         row["latkit_ms"] = predictor.predict(_nodes(Path(row["path"]))).latency_ms
     _print(data["rows"], None)

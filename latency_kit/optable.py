@@ -164,6 +164,9 @@ class OpTable:
     networks: list[dict[str, Any]] = field(default_factory=list)
     fingerprint: dict[str, Any] = field(default_factory=dict)
     settings: dict[str, Any] = field(default_factory=dict)
+    # Every time observed per op key in this process (ms); entries loaded from a
+    # file count as their median, ``count`` times. Not written to files.
+    _observed: dict[str, list[float]] = field(default_factory=dict, repr=False, compare=False)
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -174,12 +177,11 @@ class OpTable:
     def network_names(self) -> set[str]:
         return {n["name"] for n in self.networks}
 
-    def add_network(self, name: str, latency_ms: float, nodes: Sequence[OpNode],
-                    observations: dict[str, list[float]]) -> None:
+    def add_network(self, name: str, latency_ms: float, nodes: Sequence[OpNode]) -> None:
         """Record network ``name`` (end-to-end ``latency_ms``) and fold its nodes'
-        per-run times into the entries. ``observations`` maps op keys to every
-        time observed so far (ms); it is updated and each touched entry rebuilt
-        from it. Raises ``LatkitError`` when ``name`` is already in the table.
+        per-run times into the entries: each touched entry is rebuilt from every
+        time observed for its key. Raises ``LatkitError`` when ``name`` is
+        already in the table.
         """
         if name in self.network_names():
             raise LatkitError(f"network {name!r} is already in the op table for {self.device}")
@@ -190,17 +192,15 @@ class OpTable:
             if not node.run_ms:
                 raise LatkitError(f"network {name!r}: node {node.name} has no profiled run")
             key = node.key
-            seen = observations.setdefault(key, self._observed(key))
+            if key not in self._observed:
+                entry = self.entries.get(key)
+                self._observed[key] = [] if entry is None else [entry.stats.median_ms] * entry.stats.count
+            seen = self._observed[key]
             seen.extend(node.run_ms)
             self.entries[key] = OpEntry.of(node, LatencyStats.from_samples(seen))
             node_sum += float(np.median(node.run_ms))
         self.networks.append({"name": name, "latency_ms": float(latency_ms), "nodes": len(nodes),
                               "node_sum_ms": node_sum, "flops": sum(n.flops for n in nodes)})
-
-    def _observed(self, key: str) -> list[float]:
-        """Stand-in observations of an entry loaded from a file: its median, ``count`` times."""
-        entry = self.entries.get(key)
-        return [] if entry is None else [entry.stats.median_ms] * entry.stats.count
 
     # -- files ---------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -184,15 +184,26 @@ def plot_fronts(fronts: dict[str, tuple[PNAG, Sequence[Generation]]], path: str 
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for k, (device, (model, rows)) in enumerate(fronts.items()):
         colour = colours[k % len(colours)]
-        front = model.front_
-        ax.plot([c for _, _, c in front], [v for _, v, _ in front], drawstyle="steps-post",
-                color=colour, label=f"{device} front")
-        ax.plot([g.best.cost for g in rows], [g.best.value for g in rows], "o", color=colour,
-                label=f"{device} answers")
+        _draw_front(ax, model, rows, colour, f"{device} front", f"{device} answers")
     ax.set_xscale("log")
     ax.set_xlabel(f"cost ({'MAdds' if first.unit == 'madds' else 'ms'}, log scale)")
     ax.set_ylabel(first.label.replace("_", " "))
-    ax.set_title(title or f"{first.space.name}: fronts of {len(fronts)} devices")
+    return _save(plt, fig, ax, path, title or f"{first.space.name}: fronts of {len(fronts)} devices")
+
+
+def _draw_front(ax: Any, model: PNAG, rows: Sequence[Generation], colour: str, front_label: str,
+                answers_label: str) -> None:
+    """The model's stored front as a step line, then the answers in ``rows`` as markers."""
+    front = model.front_
+    ax.plot([c for _, _, c in front], [v for _, v, _ in front], drawstyle="steps-post",
+            color=colour, label=front_label)
+    ax.plot([g.best.cost for g in rows], [g.best.value for g in rows], "o", color=colour,
+            label=answers_label)
+
+
+def _save(plt: Any, fig: Any, ax: Any, path: str | Path, title: str) -> Any:
+    """Title, grid and legend; write ``fig`` to ``path`` and close it; returns ``fig``."""
+    ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
@@ -214,11 +225,7 @@ def plot_front(model: PNAG, rows: Sequence[Generation], path: str | Path,
     plt = _pyplot()
     unit = "MAdds" if model.unit == "madds" else "ms"
     fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
-    front = model.front_
-    ax.plot([c for _, _, c in front], [v for _, v, _ in front], drawstyle="steps-post",
-            color="tab:blue", label="PNAG front (queried)")
-    ax.plot([g.best.cost for g in rows], [g.best.value for g in rows], "o", color="tab:blue",
-            label="answers")
+    _draw_front(ax, model, rows, "tab:blue", "PNAG front (queried)", "answers")
     styles = iter(zip("s^Dvp*", ("tab:orange", "tab:green", "tab:red", "tab:purple",
                                  "tab:brown", "tab:pink")))
     for name, points in (overlays or {}).items():
@@ -231,10 +238,5 @@ def plot_front(model: PNAG, rows: Sequence[Generation], path: str | Path,
                             textcoords="offset points")
     ax.set_xlabel(f"cost ({unit})")
     ax.set_ylabel(model.label.replace("_", " "))
-    ax.set_title(title or f"{model.space.name}: {model.label.replace('_', ' ')} against cost")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
-    return fig
+    return _save(plt, fig, ax, path,
+                 title or f"{model.space.name}: {model.label.replace('_', ' ')} against cost")

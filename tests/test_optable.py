@@ -230,5 +230,14 @@ def test_a_new_table_drops_a_stale_process_journal(models, tmp_path):
 
 def test_calibration_is_the_median_ratio(table):
     ratios = sorted(n["latency_ms"] / n["node_sum_ms"] for n in table.networks)
-    a, c, b = OpPredictor(table).calibration
-    assert a == pytest.approx(float(np.median(ratios))) and c == b == 0.0
+    assert OpPredictor(table).scale == pytest.approx(float(np.median(ratios)))
+
+
+def test_a_table_from_another_cpu_is_refused(models, tmp_path):
+    path = tmp_path / "ops.json"
+    build_op_table(dir_networks(models)[:1], path, runs=2, warmup=1, settings=FAST, fresh_processes=0)
+    data = json.loads(path.read_text())
+    data["fingerprint"]["cpu_model"] = "another CPU"
+    path.write_text(json.dumps(data))
+    with pytest.raises(LatkitError, match="another cpu_model"):
+        build_op_table(dir_networks(models)[:2], path, runs=2, warmup=1, settings=FAST, fresh_processes=0)

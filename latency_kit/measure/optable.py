@@ -25,7 +25,7 @@ from latency_kit.measure.engine import measure_prepared
 from latency_kit.optable import OpTable
 
 # The fingerprint fields a resumed table must share with this run.
-_SAME = ("runtime", "runtime_version", "threads", "graph_optimization", "cpu", "opset")
+_SAME = ("runtime", "runtime_version", "threads", "graph_optimization", "cpu_model", "opset")
 END_TO_END = MeasureSettings(repeats=15, warmup_ms=200, batch_ms=20)
 # Fresh processes that re-measure the networks for calibration, and how hard each measures.
 FRESH_PROCESSES = 3
@@ -101,7 +101,6 @@ def build_op_table(networks: Sequence[Network], path: str | Path, device: str = 
     skipped = [n.name for n in networks if n.name in table.network_names()]
     fresh = (_fresh_times(todo, backend, path, fresh_processes, progress)
              if fresh_processes and todo else {})
-    observations: dict[str, list[float]] = {}
     done = []
     for index, network in enumerate(todo):
         if progress:
@@ -115,7 +114,7 @@ def build_op_table(networks: Sequence[Network], path: str | Path, device: str = 
         level = fresh[network.name] / stats.median_ms if network.name in fresh else 1.0
         for node in nodes:
             node.run_ms = [ms * level for ms in node.run_ms]
-        table.add_network(network.name, fresh.get(network.name, stats.median_ms), nodes, observations)
+        table.add_network(network.name, fresh.get(network.name, stats.median_ms), nodes)
         if network.name in fresh:
             table.networks[-1].update(in_process_ms=stats.median_ms, level=level)
         table.save(path)

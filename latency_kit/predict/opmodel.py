@@ -186,15 +186,15 @@ class OpPredictor:
         return out
 
     @cached_property
-    def calibration(self) -> tuple[float, float, float]:
-        """``(a, c, b)`` of ``latency = a * node_sum + c * nodes + b`` (ms): ``a`` is
-        the median ratio of end-to-end time to node sum over the table's networks,
-        ``c = b = 0``. A median, not a least-squares fit: on a noisy machine a few
-        networks whose two measurements drifted apart pulled a 3-term fit to
-        ``a = 0.64`` and every large model 35% low."""
+    def scale(self) -> float:
+        """``a`` of ``latency = a * node_sum``: the median ratio of end-to-end time to
+        node sum over the table's networks (1 without networks). A median, not a
+        least-squares fit: on a noisy machine a few networks whose two
+        measurements drifted apart pulled a fit with a per-node and a constant
+        term to ``a = 0.64`` and every large model 35% low."""
         ratios = [n["latency_ms"] / n["node_sum_ms"] for n in self.table.networks
                   if n["latency_ms"] > 0 and n["node_sum_ms"] > 0]
-        return (float(np.median(ratios)) if ratios else 1.0), 0.0, 0.0
+        return float(np.median(ratios)) if ratios else 1.0
 
     def estimate(self, node: OpNode) -> NodeEstimate:
         """One node: the table's median if its configuration was measured, else the regressor's."""
@@ -221,5 +221,4 @@ class OpPredictor:
             raise LatkitError("the model has no node to predict")
         estimates = [self.estimate(n) for n in nodes]
         node_sum = sum(e.ms for e in estimates)
-        a, c, b = self.calibration
-        return ModelPrediction(max(a * node_sum + c * len(nodes) + b, 0.0), node_sum, estimates)
+        return ModelPrediction(self.scale * node_sum, node_sum, estimates)

@@ -17,7 +17,7 @@ from latency_kit.paths import profiles_dir
 from latency_kit.predict.opmodel import ModelPrediction, OpPredictor
 from latency_kit.profiles.names import default_profile_name
 
-_PREDICTORS: dict[tuple[str, int], tuple[float, OpPredictor]] = {}
+_PREDICTORS: dict[str, tuple[float | None, OpPredictor]] = {}  # table file -> (mtime, predictor)
 
 
 def op_table_path(device: str, threads: int = 1) -> Path:
@@ -38,12 +38,11 @@ def load_op_table(device: str, threads: int = 1) -> OpTable:
 def op_predictor(device: str, threads: int = 1) -> OpPredictor:
     """The predictor of ``device``'s stored op table, fitted once per process and table version."""
     path = op_table_path(device, threads)
-    table = load_op_table(device, threads)
-    stamp = path.stat().st_mtime
-    cached = _PREDICTORS.get((str(path), threads))
-    if cached is None or cached[0] != stamp:
-        cached = (stamp, OpPredictor(table))
-        _PREDICTORS[(str(path), threads)] = cached
+    stamp = path.stat().st_mtime if path.is_file() else None
+    cached = _PREDICTORS.get(str(path))
+    if cached is None or cached[0] != stamp:  # read the file only when it is new or changed
+        cached = (stamp, OpPredictor(load_op_table(device, threads)))
+        _PREDICTORS[str(path)] = cached
     return cached[1]
 
 
