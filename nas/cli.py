@@ -40,6 +40,27 @@ def _source_options(func):
     return func
 
 
+def _margin_options(func):
+    """``--margin-level`` and ``--no-margin``, read as one ``margin_level``
+    argument (``None``: no margin) by :func:`_margin_level`."""
+    func = click.option("--no-margin", is_flag=True,
+                        help="Compare the predicted cost itself with the budget (no margin "
+                             "for the predictor's error).")(func)
+    return click.option("--margin-level", type=float, default=0.95, show_default=True,
+                        help="Keep a margin for the latency predictor's own error: answers fit "
+                             "the budget with this share of held-out networks' errors covered "
+                             "(measured and printed with each answer).")(func)
+
+
+def _margin_level(level: float, off: bool) -> float | None:
+    if off:
+        return None
+    if not 0.0 < level < 1.0:
+        raise click.BadParameter(f"must be between 0 and 1 (exclusive), got {level}",
+                                 param_hint="--margin-level")
+    return level
+
+
 @contextmanager
 def _stage_bars() -> Iterator[Any]:
     """A rich progress display with one bar per training stage, shown from the
@@ -148,22 +169,26 @@ def train(space, devices, cost_spec, accuracy_spec, name, preset, seed, as_json)
 @click.option("--tries", type=int, default=5, show_default=True,
               help="With --verify: answers to measure per budget at most.")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached model matches.")
+@_margin_options
 @click.option("--export", "export_format", type=click.Choice(["onnx", "tflite"]), default=None,
               help="Also write each generated network (tflite needs the mobile extra).")
 @click.option("-o", "--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Directory for --export.")
 @json_option
 def generate(space, devices, cost_spec, accuracy_spec, name, preset, seed, budgets, count,
-             all_fit, verify, tries, retrain, export_format, out_dir, as_json) -> None:
+             all_fit, verify, tries, retrain, margin_level, no_margin, export_format, out_dir,
+             as_json) -> None:
     """Generate the best architecture under each budget (trains first if needed).
 
     Answers come from the model's stored front: the same budget always gets
     the same answer, and a larger budget never a worse one. With several
     --device, one row per (device, budget); with --all-fit, one network that
-    fits them all.
+    fits them all. Answers keep a margin for the latency predictor's error
+    (--margin-level), printed with each one.
     """
     from latency_kit.errors import LatkitError
 
+    level = _margin_level(margin_level, no_margin)
     if count < 1:
         raise click.BadParameter("must be at least 1", param_hint="-n")
     if export_format and not out_dir:
@@ -173,30 +198,32 @@ def generate(space, devices, cost_spec, accuracy_spec, name, preset, seed, budge
     if verify and all_fit:
         raise LatkitError("--verify measures one device's answers; leave out --all-fit")
     if all_fit:
-        _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain, as_json)
+        _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain, level,
+                          as_json)
         return
     measured = _measurable(targets) if verify else {}
     rows, heads = [], []
     for device in targets:
         model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
                                               preset, seed, retrain)
-        results = [model.generate(b, count) for b in plan[device]]
+        results = [model.generate(b, count, level) for b in plan[device]]
         these = [_result_json(model, r, device) for r in results]
         if verify:
-            results = _verify(model, measured[device], plan[device], results, these, tries)
+            results = _verify(model, measured[device], plan[device], results, these, tries, level)
         if export_format:
             _export(model, results, Path(out_dir), these, export_format)
         rows += these
-        heads.append((model, path, trained, these))
+        heads.append((model, path, trained, these, model.margin(level)))
     if as_json:
         emit_json(rows)
         return
     if len(targets) == 1:
-        model, path, trained, _ = heads[0]
+        model, path, trained, _, margin = heads[0]
         _print_answers(model, rows, f"PNAG on {model.space.name}, "
-                                    f"{'trained and stored in' if trained else 'stored model'} {path}")
+                                    f"{'trained and stored in' if trained else 'stored model'} {path}",
+                       margin)
         return
-    _print_devices([(m, these) for m, _, _, these in heads])
+    _print_devices([(m, these, margin) for m, _, _, these, margin in heads])
 
 
 def _measurable(targets: list[Any]) -> dict[Any, Any]:
@@ -207,7 +234,7 @@ def _measurable(targets: list[Any]) -> dict[Any, Any]:
 
 
 def _verify(model, target, budgets: list[Any], results: list[Any], rows: list[dict[str, Any]],
-            tries: int) -> list[Any]:
+            tries: int, level: float | None) -> list[Any]:
     """Measure each row's answers on ``target`` (:mod:`nas.verify`) and put the
     first that fits, with what was measured, into the row; returns the results
     with that pick alone (what --export writes), unchanged where none fit."""
@@ -220,7 +247,7 @@ def _verify(model, target, budgets: list[Any], results: list[Any], rows: list[di
     for budget, result, row in zip(budgets, results, rows):
         with console().status(f"measuring answers for {model.describe_budget(row['budget_ms'])} "
                               f"on {target.device}"):
-            checked = verify_answer(model, budget, target, tries)
+            checked = verify_answer(model, budget, target, tries, level)
         row["tried"] = [{"arch": model.space.format(p.arch), cost_key: round(p.cost, 4),
                          "measured_ms": round(ms, 4)} for p, ms in checked.tried]
         row["verified"] = checked.pick is not None
@@ -265,7 +292,7 @@ def _plan(budgets: tuple[str, ...], targets: list[Any]) -> dict[Any, list[Any]]:
     return budget_plan(budgets, targets)
 
 
-def _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain,
+def _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain, level,
                       as_json) -> None:
     from latency_kit.errors import LatkitError
     from nas.devices import all_fit
@@ -278,12 +305,14 @@ def _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain
                           "the same number of budgets")
     models = {d: _load_or_fit(space, d, None, accuracy_spec, None, preset, seed, retrain).model
               for d in targets}
-    answers = [all_fit(models, {d: plan[d][i] for d in targets}) for i in range(counts.pop())]
+    answers = [all_fit(models, {d: plan[d][i] for d in targets}, level)
+               for i in range(counts.pop())]
     first = next(iter(models.values()))
     budget_key, cost_key = _cost_field(first.unit)
     rows = [{"arch": first.space.format(a.arch), first.label: round(a.value, 4),
              "devices": [{"device": d, budget_key: round(a.budgets[d], 4),
-                          cost_key: round(a.costs[d], 4)} for d in targets],
+                          cost_key: round(a.costs[d], 4), **_margin_json(a.margins[d], a.costs[d])}
+                         for d in targets],
              "candidates": a.checked, "fitting_all": a.fitting} for a in answers]
     if as_json:
         emit_json(rows)
@@ -294,12 +323,16 @@ def _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain
     out.print(f"one network for {len(targets)} devices: the most accurate queried network that "
               f"fits every budget; {first.label.replace('_', ' ')} from "
               + first.accuracy.describe(), soft_wrap=True, highlight=False)
+    for d in targets:
+        if (line := _margin_line(models[d].margin(level), f" ({d})")) is not None:
+            out.print(line, soft_wrap=True, highlight=False)
     for i, (row, answer) in enumerate(zip(rows, answers), 1):
         table = Table()
-        for column in ("device", "budget", f"predicted {cost_key.replace('_', ' ')}"):
+        for column in ("device", "budget", f"predicted {cost_key.replace('_', ' ')}", "margin"):
             table.add_column(column)
         for d in targets:
-            table.add_row(d, models[d].describe_budget(answer.budgets[d]), f"{answer.costs[d]:g}")
+            table.add_row(d, models[d].describe_budget(answer.budgets[d]), f"{answer.costs[d]:g}",
+                          _margin_cell(answer.margins[d], answer.costs[d]))
         out.print(table)
         out.print(f"{i}: {row['arch']} ({first.label.replace('_', ' ')} {answer.value:.4g}; "
                   f"{answer.fitting} of {answer.checked} queried networks fit all)",
@@ -317,9 +350,10 @@ def _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain
               help="Points to draw with the front: a CSV with columns arch, or cost and value "
                    "(optional label), or OFA net.config files or their folders. Repeatable.")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached model matches.")
+@_margin_options
 @json_option
 def front(space, devices, cost_spec, accuracy_spec, name, preset, seed, points, plot_path,
-          overlays, retrain, as_json) -> None:
+          overlays, retrain, margin_level, no_margin, as_json) -> None:
     """Show the Pareto front: the answers across the feasible range (trains first if needed).
 
     With several --device, each device's front (rows carry the device) and,
@@ -328,6 +362,7 @@ def front(space, devices, cost_spec, accuracy_spec, name, preset, seed, points, 
     from latency_kit.errors import LatkitError
     from nas.front import front_rows, plot_front, plot_fronts, read_overlays
 
+    level = _margin_level(margin_level, no_margin)
     targets = _targets(devices, cost_spec, name)
     if len(targets) > 1 and overlays:
         raise LatkitError("--overlay draws points on one device's axes; give one --device")
@@ -335,11 +370,11 @@ def front(space, devices, cost_spec, accuracy_spec, name, preset, seed, points, 
     for device in targets:
         model, path, trained = _load_or_fit(space, device, cost_spec, accuracy_spec, name,
                                               preset, seed, retrain)
-        results = front_rows(model, points)
+        results = front_rows(model, points, level)
         these = [_result_json(model, r, device) for r in results]
         rows += these
         fronts[device or model.cost.describe()["source"]] = (model, results)
-        heads.append((model, path, trained, these))
+        heads.append((model, path, trained, these, model.margin(level)))
     if plot_path and len(targets) == 1:
         model, results = next(iter(fronts.values()))
         plot_front(model, results, plot_path, read_overlays(overlays, model),
@@ -350,11 +385,12 @@ def front(space, devices, cost_spec, accuracy_spec, name, preset, seed, points, 
         emit_json(rows)
         return
     if len(targets) == 1:
-        model, path, trained, _ = heads[0]
+        model, path, trained, _, margin = heads[0]
         _print_answers(model, rows, f"Pareto front of PNAG on {model.space.name}, "
-                                    f"{'trained and stored in' if trained else 'stored model'} {path}")
+                                    f"{'trained and stored in' if trained else 'stored model'} {path}",
+                       margin)
     else:
-        _print_devices([(m, these) for m, _, _, these in heads])
+        _print_devices([(m, these, margin) for m, _, _, these, margin in heads])
     if plot_path:
         console(stderr=False).print(f"plot written to {plot_path}")
 
@@ -383,7 +419,8 @@ def _result_json(model, result, device: str | None = None) -> dict[str, Any]:
         return {"arch": model.space.format(pick.arch), cost_key: round(pick.cost, 4),
                 model.label: round(pick.value, 4)}
 
-    row = {budget_key: result.budget, **pick_json(result.best), **_context(model)}
+    row = {budget_key: result.budget, **pick_json(result.best),
+           **_margin_json(result.margin, result.best.cost), **_context(model)}
     if device is not None:
         row["device"] = device
     if len(result.picks) > 1:
@@ -391,6 +428,29 @@ def _result_json(model, result, device: str | None = None) -> dict[str, Any]:
     if result.note:
         row["note"] = result.note
     return row
+
+
+def _margin_json(margin, cost: float) -> dict[str, Any]:
+    """The margin kept for an answer of predicted ``cost`` ms (``margin`` is a
+    :class:`nas.margin.CostMargin` or ``None``)."""
+    if margin is None:
+        return {"margin_ms": None}
+    return {"margin_ms": round(margin.margin_ms(cost), 4),
+            "margin": {k: round(v, 4) if isinstance(v, float) else v
+                       for k, v in margin.to_json().items()}}
+
+
+def _margin_cell(margin, cost: float) -> str:
+    return "none" if margin is None else f"{margin.margin_ms(cost):.3g} ms"
+
+
+def _margin_line(margin, what: str = "") -> str | None:
+    """'margin: ... covers 96.7% of held-out cases (30 calibration networks, ...)'."""
+    if margin is None:
+        return None
+    return (f"margin{what}: predicted ms times {margin.factor:.3f}, so answers fit the budget "
+            f"for {100 * margin.coverage:.1f}% of held-out cases ({margin.basis}; target "
+            f"{100 * margin.margin.level:.0f}%)")
 
 
 def _export(model, results, out_dir: Path, rows: list[dict[str, Any]], fmt: str) -> None:
@@ -419,8 +479,9 @@ def _file_part(text: str) -> str:
     return "".join(c if c.isalnum() or c in "-_." else "-" for c in text).strip(".") or "cost"
 
 
-def _print_answers(model, rows: list[dict[str, Any]], title: str) -> None:
-    """The feasible range, a table of answers, then each architecture on one line."""
+def _print_answers(model, rows: list[dict[str, Any]], title: str, margin=None) -> None:
+    """The feasible range, a table of answers (each with the ``margin`` kept, a
+    :class:`nas.margin.CostMargin` or ``None``), then each architecture on one line."""
     from rich.table import Table
 
     budget_key, cost_key = _cost_field(model.unit)
@@ -433,15 +494,18 @@ def _print_answers(model, rows: list[dict[str, Any]], title: str) -> None:
               + model.accuracy.describe(), soft_wrap=True, highlight=False)
     out.print(title, soft_wrap=True, highlight=False)
     table = Table()
-    for column in ("#", "budget", f"predicted {cost_key.replace('_', ' ')}", label):
+    for column in ("#", "budget", f"predicted {cost_key.replace('_', ' ')}", "margin", label):
         table.add_column(column)
     numbered = []
     for row in rows:
         for i, pick in enumerate([row] + row.get("alternatives", [])):
             numbered.append(pick["arch"])
             table.add_row(str(len(numbered)), model.describe_budget(row[budget_key]) if i == 0 else "",
-                          f"{pick[cost_key]:g}", f"{pick[model.label]:.4g}")
+                          f"{pick[cost_key]:g}", _margin_cell(margin, pick[cost_key]),
+                          f"{pick[model.label]:.4g}")
     out.print(table)
+    if (line := _margin_line(margin)) is not None:
+        out.print(line, soft_wrap=True, highlight=False)
     for i, arch in enumerate(numbered, 1):
         out.print(f"{i}: {arch}", soft_wrap=True, highlight=False)
     _print_verified(model, rows)
@@ -462,20 +526,23 @@ def _print_verified(model, rows: list[dict[str, Any]]) -> None:
                 soft_wrap=True, highlight=False)
 
 
-def _print_devices(answers: list[tuple[Any, list[dict[str, Any]]]]) -> None:
-    """Several devices' answers, ``(model, rows)`` per device: one table row per
-    (device, budget), then each architecture on one line."""
+def _print_devices(answers: list[tuple[Any, list[dict[str, Any]], Any]]) -> None:
+    """Several devices' answers, ``(model, rows, margin)`` per device: one table
+    row per (device, budget), then each architecture on one line."""
     from rich.table import Table
 
     out = console(stderr=False)
-    for model, _ in answers:
-        out.print(f"feasible range {model.feasible_.describe()} on {_context(model)['device']}",
+    for model, _, margin in answers:
+        device = _context(model)['device']
+        out.print(f"feasible range {model.feasible_.describe()} on {device}",
                   soft_wrap=True, highlight=False)
+        if (line := _margin_line(margin, f" ({device})")) is not None:
+            out.print(line, soft_wrap=True, highlight=False)
     table = Table()
-    for column in ("#", "device", "budget", "predicted cost", "value"):
+    for column in ("#", "device", "budget", "predicted cost", "margin", "value"):
         table.add_column(column)
     numbered = []
-    for model, rows in answers:
+    for model, rows, margin in answers:
         budget_key, cost_key = _cost_field(model.unit)
         for row in rows:
             for i, pick in enumerate([row] + row.get("alternatives", [])):
@@ -483,13 +550,14 @@ def _print_devices(answers: list[tuple[Any, list[dict[str, Any]]]]) -> None:
                 table.add_row(str(len(numbered)), row["device"] if i == 0 else "",
                               model.describe_budget(row[budget_key]) if i == 0 else "",
                               model.describe_budget(pick[cost_key]),
+                              _margin_cell(margin, pick[cost_key]),
                               f"{pick[model.label]:.4g} ({model.label.replace('_', ' ')})")
     out.print(table)
     for i, arch in enumerate(numbered, 1):
         out.print(f"{i}: {arch}", soft_wrap=True, highlight=False)
-    for model, rows in answers:
+    for model, rows, _ in answers:
         _print_verified(model, rows)
-    for _, rows in answers:
+    for _, rows, _ in answers:
         for row in rows:
             if "note" in row:
                 out.print(f"note ({row['device']}): {row['note']}", soft_wrap=True)

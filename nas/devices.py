@@ -26,6 +26,7 @@ import numpy as np
 from latency_kit.errors import LatkitError
 from latency_kit.units import Budget, parse_budget
 
+from nas.margin import DEFAULT_LEVEL
 from nas.pnag import PNAG
 
 
@@ -91,11 +92,14 @@ class AllFit:
     budgets: dict[str, float]
     checked: int
     fitting: int
+    margins: dict[str, Any]  # each device's CostMargin (None: no margin)
 
 
-def all_fit(models: Mapping[str, PNAG], budgets: Mapping[str, Budget | float | str]) -> AllFit:
+def all_fit(models: Mapping[str, PNAG], budgets: Mapping[str, Budget | float | str],
+            margin_level: float | None = DEFAULT_LEVEL) -> AllFit:
     """The most accurate network, among those any of ``models`` queried in
-    training, whose cost on every device is at most that device's budget.
+    training, whose cost on every device, times that device's margin at
+    ``margin_level`` (:meth:`PNAG.margin`), is at most that device's budget.
 
     Each device's cost comes from its own model's cost source; ties go to the
     network with the smallest largest cost-to-budget ratio. The models must
@@ -115,6 +119,7 @@ def all_fit(models: Mapping[str, PNAG], budgets: Mapping[str, Budget | float | s
         if model.accuracy.identity() != first.accuracy.identity():
             raise LatkitError("--all-fit needs one accuracy source for every device")
     limits = {name: models[name].feasible_.check(budgets[name])[0] for name in models}
+    margins = {name: models[name].margin(margin_level) for name in models}
     value_of: dict[Any, float] = {}
     for model in models.values():
         for arch, value, _ in model.archive_:
@@ -123,14 +128,16 @@ def all_fit(models: Mapping[str, PNAG], budgets: Mapping[str, Budget | float | s
     archs = list(value_of)
     cost = np.stack([np.asarray(models[n].cost.cost_many(archs), dtype=float) for n in models],
                     axis=1)
-    lim = np.array([limits[n] for n in models])
+    lim = np.array([limits[n] / (margins[n].factor if margins[n] is not None else 1.0)
+                    for n in models])
     worst = (cost / lim).max(axis=1)
     fit = np.flatnonzero((cost <= lim).all(axis=1))
     if not len(fit):
         tight = ", ".join(f"{n} {models[n].describe_budget(limits[n])}" for n in models)
-        raise LatkitError(f"no network fits every device under its budget ({tight}); the "
-                          f"closest needs {worst.min():.2f} times a budget; raise the budgets")
+        raise LatkitError(f"no network fits every device under its budget less its margin "
+                          f"({tight}); the closest needs {worst.min():.2f} times that; raise the "
+                          "budgets")
     best = min(fit, key=lambda i: (-value_of[archs[i]], worst[i], i))
     arch = archs[best]
     costs = {n: float(cost[best, k]) for k, n in enumerate(models)}
-    return AllFit(arch, value_of[arch], costs, limits, len(archs), int(len(fit)))
+    return AllFit(arch, value_of[arch], costs, limits, len(archs), int(len(fit)), margins)

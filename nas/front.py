@@ -22,6 +22,7 @@ import numpy as np
 
 from latency_kit.errors import LatkitError
 
+from nas.margin import DEFAULT_LEVEL
 from nas.pnag import PNAG, Generation
 
 
@@ -36,17 +37,25 @@ class OverlayPoint:
     arch: str = ""
 
 
-def front_budgets(model: PNAG, points: int) -> np.ndarray:
-    """``points`` budgets, log-spaced from the cheapest answer to the top of the range."""
+def front_budgets(model: PNAG, points: int,
+                  margin_level: float | None = DEFAULT_LEVEL) -> np.ndarray:
+    """``points`` budgets, log-spaced from the cheapest answer (plus the cost's
+    margin at ``margin_level``) to the top of the range plus that margin."""
     if points < 2:
         raise LatkitError(f"--points must be at least 2, got {points}")
-    low, high = max(model.feasible_.low, model.front_[0][2]), model.feasible_.high
+    margin = model.margin(margin_level)
+    factor = margin.factor if margin is not None else 1.0
+    low = max(model.feasible_.low, model.front_[0][2] * factor)
+    high = max(model.feasible_.high * factor, low)
     return np.clip(np.exp(np.linspace(np.log(low), np.log(high), points)), low, high)
 
 
-def front_rows(model: PNAG, points: int = 12) -> list[Generation]:
-    """The model's answers at :func:`front_budgets` (cheapest to costliest)."""
-    return [model.generate(float(b)) for b in front_budgets(model, points)]
+def front_rows(model: PNAG, points: int = 12,
+               margin_level: float | None = DEFAULT_LEVEL) -> list[Generation]:
+    """The model's answers at :func:`front_budgets` (cheapest to costliest),
+    each under the cost's margin at ``margin_level``."""
+    return [model.generate(float(b), 1, margin_level)
+            for b in front_budgets(model, points, margin_level)]
 
 
 def read_overlays(paths: Sequence[str | Path], model: PNAG) -> dict[str, list[OverlayPoint]]:

@@ -60,6 +60,7 @@ import numpy as np
 import torch
 
 from latency_kit.errors import LatkitError
+from latency_kit.predict.heldout import error_scale as log_error_scale, transfer_errors
 from latency_kit.predict.transfer import (SAMPLED_POOL, FewShotTransfer, SourceScale, candidate_pool,
                                  log_ms, select_references)
 from latency_kit.units import Budget
@@ -91,13 +92,10 @@ class DeviceModel:
         return BudgetContext(self.feasible).position(costs)
 
 
-LOG_ERROR_FLOOR = 0.01  # a transfer's leave-one-out error below 1% is taken as 1%
-
-
 def error_scale(device: DeviceModel) -> float:
     """A device's unit of prediction error (log ms): its few-shot model's
-    leave-one-out RMSE, at least :data:`LOG_ERROR_FLOOR`."""
-    return max(float(device.log_error), LOG_ERROR_FLOOR)
+    leave-one-out RMSE, at least :data:`~latency_kit.predict.heldout.LOG_ERROR_FLOOR`."""
+    return log_error_scale(device.log_error)
 
 
 def embedding_of(reference_ms: Sequence[float]) -> np.ndarray:
@@ -166,11 +164,6 @@ class MultiDevicePNAG:
 
     def _transfer(self, name: str, sources: list[str], reference_ms: np.ndarray) -> DeviceModel:
         """Few-shot device model of ``name`` from its reference latencies."""
-        return self._transfer_pool(name, sources, reference_ms)[0]
-
-    def _transfer_pool(self, name: str, sources: list[str],
-                       reference_ms: np.ndarray) -> tuple[DeviceModel, np.ndarray]:
-        """:meth:`_transfer` and its predicted ms over the pool."""
         cols = [self.sources_.index(s) for s in sources]
         scale = SourceScale.fit(self.pool_ms_[:, cols])
         model = FewShotTransfer().fit(scale.transform(self.pool_ms_[self.ref_idx_][:, cols]),
@@ -183,7 +176,7 @@ class MultiDevicePNAG:
 
         pool_pred = model.predict(scale.transform(self.pool_ms_[:, cols]), self.pool_feats_)
         return DeviceModel(name, embedding_of(reference_ms), predict, _range(pool_pred),
-                           model.loo_rmse_log_), pool_pred
+                           model.loo_rmse_log_)
 
     def device(self, name: str, reference_ms: Sequence[float] | Mapping[Any, float]) -> DeviceModel:
         """The model of a new device from its latencies on :attr:`references_`.
@@ -305,27 +298,22 @@ class MultiDevicePNAG:
         """The conformal margin (:mod:`nas.margin`): for each training device, the
         few-shot model it would get from the *other* devices and its reference
         latencies, each times ``exp(N(0, reference_noise))`` (measurement noise
-        across processes), ``noise_draws`` times. Residuals are log true - log
-        predicted over the pool (references excluded), divided by that model's
-        leave-one-out error (:func:`error_scale`): the bound is in units of a
-        device's own error, so a well predicted device gets a small margin."""
-        rng = np.random.default_rng(self.settings.seed + 7919)
+        across processes), ``noise_draws`` times
+        (:func:`latency_kit.predict.heldout.transfer_errors`). Residuals are log
+        true - log predicted over the pool (references excluded), divided by
+        that model's leave-one-out error (:func:`error_scale`): the bound is in
+        units of a device's own error, so a well predicted device gets a small
+        margin."""
         keep = np.ones(len(self.pool_ms_), dtype=bool)
         keep[self.ref_idx_] = False
-        residuals: dict[str, np.ndarray] = {}
-        for k, name in enumerate(self.sources_):
-            others = [n for n in self.sources_ if n != name]
-            true = self.pool_ms_[:, k]
-            parts = []
-            for _ in range(max(1, self.noise_draws)):
-                refs = true[self.ref_idx_] * np.exp(rng.normal(0.0, self.reference_noise,
-                                                               len(self.ref_idx_)))
-                device, pred = self._transfer_pool(name, others, refs)
-                ok = keep & np.isfinite(true) & (true > 0) & np.isfinite(pred) & (pred > 0)
-                parts.append((np.log(true[ok]) - np.log(pred[ok])) / error_scale(device))
-            residuals[name] = np.concatenate(parts)
-        self.margin_ = fit_margin(residuals, self.margin_level)
-        self.calibration_residuals_ = np.sort(np.concatenate(list(residuals.values())))
+        errors = transfer_errors(self.sources_, self.pool_ms_[self.ref_idx_],
+                                 self.pool_feats_[self.ref_idx_], self.pool_ms_, self.pool_feats_,
+                                 0.0, keep=keep, noise=self.reference_noise,
+                                 draws=self.noise_draws, seed=self.settings.seed + 7919)
+        if errors is None:
+            raise LatkitError("a measured margin needs at least 2 training devices")
+        self.margin_ = fit_margin(errors.groups, self.margin_level)
+        self.calibration_residuals_ = np.sort(np.concatenate(list(errors.groups.values())))
 
     def coverage_at(self, bound: float) -> float:
         """Share of held-out calibration cases (normalised residuals, see

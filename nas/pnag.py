@@ -59,6 +59,7 @@ from latency_kit.units import Budget
 from nas.budget import BudgetContext, FeasibleRange, corner_archs, estimate_range, format_cost
 from nas.evaluator import Evaluator, EvaluatorFit, fit_evaluator
 from nas.generator import Generator, fit_generator
+from nas.margin import DEFAULT_LEVEL, CostMargin, cost_margin
 from nas.sources.base import AccuracySource, CostSource, one_torch_thread
 from nas.sources.cache import QueryCounter
 from nas.surrogate import AccuracySurrogate
@@ -170,6 +171,7 @@ class Generation:
     feasible: int = 0
     accuracy_queries: int = 0
     seconds: float = 0.0
+    margin: CostMargin | None = None  # the cost's margin the picks were chosen under
 
     @property
     def best(self) -> Pick:
@@ -629,27 +631,41 @@ class PNAG:
         return np.where(fits, np.maximum(z, -3.0), penalty), fits
 
     # -- generation ------------------------------------------------------------
-    def generate(self, budget: Budget | float | str, n: int = 1) -> Generation:
+    def generate(self, budget: Budget | float | str, n: int = 1,
+                 margin_level: float | None = DEFAULT_LEVEL) -> Generation:
         """The answer for ``budget``: the best ``n`` queried architectures that fit.
 
         The first is the front's point for the budget: the most accurate
-        architecture queried in training whose cost is at most ``budget``
-        (ties go to the cheaper one). Further picks are the next most accurate
-        ones that fit. The answer depends on the model and the budget alone,
-        and is never worse for a larger budget. A float is read in the cost
-        source's unit (ms or MAdds).
+        architecture queried in training whose cost, times the cost's margin,
+        is at most ``budget`` (ties go to the cheaper one). Further picks are
+        the next most accurate ones that fit. The answer depends on the model,
+        the budget and ``margin_level`` alone, and is never worse for a larger
+        budget. A float is read in the cost source's unit (ms or MAdds).
+
+        The margin (:func:`nas.margin.cost_margin`, on the result as
+        ``margin``) covers the cost's own prediction error at target coverage
+        ``margin_level`` (0.95 by default), measured on networks the predictor
+        was not fitted on, so the answer fits on the device as well as on the
+        prediction. ``margin_level=None``, or a cost that is a measurement or
+        a count (a table, MAdds), uses none.
 
         Raises ``LatkitError`` for a budget in the wrong unit or below the
-        feasible range (the message gives the range).
+        feasible range (the message gives the range), or when nothing fits
+        under the budget less the margin.
         """
         if not hasattr(self, "front_"):
             raise RuntimeError("PNAG.generate needs a fitted or loaded model")
         start = time.perf_counter()
         value, note = self.feasible_.check(budget)
-        fits = [x for x in self.archive_ if x[2] <= value and np.isfinite(x[1])]
+        margin = self.margin(margin_level)
+        limit = value / margin.factor if margin is not None else value
+        fits = [x for x in self.archive_ if x[2] <= limit and np.isfinite(x[1])]
         if not fits:
+            kept = "" if margin is None else (
+                f" less its margin ({self.describe_budget(value - limit)} for "
+                f"{100 * margin.coverage:.1f}% coverage; lower --margin-level or pass --no-margin)")
             raise LatkitError(
-                f"no architecture under {self.describe_budget(value)} has a known "
+                f"no architecture under {self.describe_budget(value)}{kept} has a known "
                 f"{self.label}; the smallest answer costs {self.describe_budget(self.front_[0][2])} "
                 f"(feasible range {self.feasible_.describe()})")
         order = sorted(range(len(fits)), key=lambda i: (-fits[i][1], fits[i][2], i))[:n]
@@ -658,7 +674,18 @@ class PNAG:
         picks = [Pick(a, float(c), float(v), float(r), "front")
                  for (a, v, c), r in zip(chosen, scores)]
         return Generation(value, self.unit, picks, note, 0, len(fits), 0,
-                          time.perf_counter() - start)
+                          time.perf_counter() - start, margin)
+
+    def margin(self, level: float | None = DEFAULT_LEVEL) -> CostMargin | None:
+        """The cost's budget margin at ``level`` (:func:`nas.margin.cost_margin`),
+        computed once per level; ``None`` for ``level=None`` or a cost that is
+        not a prediction."""
+        if level is None:
+            return None
+        cache = self.__dict__.setdefault("_margins", {})
+        if level not in cache:
+            cache[level] = cost_margin(self.cost, level)
+        return cache[level]
 
     def search(self, budget: Budget | float | str, n: int = 1, *, candidates: int | None = None,
                rerank: int | None = None, archive: bool | None = None,

@@ -22,6 +22,7 @@ from typing import Any, Callable
 
 from latency_kit.errors import LatkitError
 
+from nas.margin import DEFAULT_LEVEL
 from nas.pnag import PNAG, Pick
 
 Measure = Callable[[Any], float]
@@ -95,9 +96,11 @@ class Verified:
     tried: list[tuple[Pick, float]]
 
 
-def verify_answer(model: PNAG, budget: Any, target: Target | Measure, tries: int = 5) -> Verified:
+def verify_answer(model: PNAG, budget: Any, target: Target | Measure, tries: int = 5,
+                  margin_level: float | None = DEFAULT_LEVEL) -> Verified:
     """Measure ``model``'s answers for ``budget`` best first (at most ``tries``:
-    the answer and the next most accurate that fit the prediction) and stop at
+    the answer and the next most accurate that fit the prediction with the
+    cost's margin at ``margin_level``, see :meth:`PNAG.generate`) and stop at
     the first whose measured latency (ms) is within the budget.
 
     ``target`` is a :class:`Target` or a function arch -> measured ms. Raises
@@ -108,7 +111,7 @@ def verify_answer(model: PNAG, budget: Any, target: Target | Measure, tries: int
         raise LatkitError(f"--tries must be at least 1, got {tries}")
     measure = (lambda arch: target.measure(model.space, arch)) if isinstance(target, Target) \
         else target
-    result = model.generate(budget, tries)
+    result = model.generate(budget, tries, margin_level)
     tried: list[tuple[Pick, float]] = []
     for pick in result.picks:
         ms = float(measure(pick.arch))

@@ -24,6 +24,7 @@ from latency_kit.errors import LatkitError
 from latency_kit.spaces import get_space
 from nas.sources.accuracy import ProxyAccuracy, TableAccuracy
 from nas.sources.costs import TableCost
+from nas.margin import DEFAULT_LEVEL
 from nas.pnag import EXPENSIVE, PNAG, PRESETS, pareto_front, settings_for
 
 from tests.test_nas_pnag import synthetic
@@ -137,11 +138,16 @@ def test_shipped_profiles_answer_monotone_and_use_the_top_of_the_range():
         found = store.find(key, cost)
         assert found is not None, f"{name}: no shipped model for the default policy"
         model = store.load(found, cost.space, cost, accuracy)
-        values = [model.generate(float(b)).best.value for b in sweep(model)]
-        assert all(b >= a for a, b in zip(values, values[1:])), name
-        # large budgets get large networks: the top budget's answer costs more
-        # than every random network (the top 15-20% of the range is used)
-        assert model.generate(model.feasible_.high).best.cost > model.feasible_.quantiles[-1], name
+        for level in (None, DEFAULT_LEVEL):  # the front itself, and answers under the margin
+            margin = model.margin(level)
+            factor = 1.0 if margin is None else margin.factor
+            values = [model.generate(float(b) * factor, 1, level).best.value
+                      for b in sweep(model)]
+            assert all(b >= a for a, b in zip(values, values[1:])), (name, level)
+            # large budgets get large networks: the top budget's answer costs more
+            # than every random network (the top 15-20% of the range is used)
+            top = model.generate(model.feasible_.high * factor, 1, level).best
+            assert top.cost > model.feasible_.quantiles[-1], (name, level)
 
 
 # -- one training policy ------------------------------------------------------------------

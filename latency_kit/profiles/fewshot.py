@@ -27,8 +27,9 @@ from typing import Any, Sequence
 import numpy as np
 
 from latency_kit.errors import CorruptFileError, LatkitError
-from latency_kit.predict.transfer import (ARCH_WEIGHT, DEFAULT_ALPHAS, FewShotTransfer, SourceScale, arch_features,
-                      candidate_pool, select_references, usable)
+from latency_kit.predict.transfer import (ARCH_WEIGHT, DEFAULT_ALPHAS, SAMPLED_POOL, FewShotTransfer,
+                                         SourceScale, arch_features, candidate_pool,
+                                         select_references, usable)
 from latency_kit.jsonio import write_json
 from latency_kit.lut import LatencyTable
 from latency_kit.paths import profiles_dir
@@ -94,6 +95,32 @@ class FewShotProfile(Profile):
     @property
     def scale(self) -> SourceScale:
         return SourceScale.from_dict(self.data["scale"])
+
+    @cached_property
+    def held_out_errors(self):
+        """Held-out errors of the transfer
+        (:func:`latency_kit.predict.heldout.transfer_errors`): each source
+        device in turn is predicted from the others and its own latencies on
+        this profile's reference architectures, over the source pool (at most
+        :data:`~latency_kit.predict.transfer.SAMPLED_POOL` of it, seeded);
+        ``scale`` is this device's leave-one-out error. ``None`` with fewer
+        than 2 source profiles."""
+        from latency_kit.predict.heldout import transfer_errors
+
+        if len(self.sources) < 2:
+            return None
+        rows = self.measurements
+        archs = [self.space.parse(r["arch"]) for r in rows]
+        pool = source_pool(self.space, self.sources)
+        if len(pool) > SAMPLED_POOL:
+            picked = np.random.default_rng(0).choice(len(pool), SAMPLED_POOL, replace=False)
+            pool = [pool[i] for i in sorted(picked)]
+        settings = self.data["model"]
+        return transfer_errors(self.source_names, np.array([r["sources_ms"] for r in rows], float),
+                               arch_features(self.space, archs), source_matrix(self.sources, pool),
+                               arch_features(self.space, pool), self.model.loo_rmse_log_,
+                               alphas=tuple(settings["alphas"]),
+                               arch_weight=float(settings["arch_weight"]))
 
     # -- latency -----------------------------------------------------------------
     def predict_many(self, archs: Sequence[Any]) -> np.ndarray:

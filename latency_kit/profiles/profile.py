@@ -178,6 +178,22 @@ class Profile:
 
         return LatencyPredictor.from_fit(self.linear_fit, self.features.recipe)
 
+    @cached_property
+    def held_out_errors(self):
+        """The predictor's errors on networks it was not fitted on
+        (:class:`~latency_kit.predict.heldout.HeldOutErrors`: log(true ms /
+        predicted ms), each calibration network predicted by the fit on the
+        others), or ``None`` without 3 calibration networks. What a budget
+        margin is built from (:mod:`nas.margin`)."""
+        entries = self.calibration()
+        if self.linear_fit is None or len(entries) < 3:
+            return None
+        from latency_kit.predict.heldout import calibration_errors
+        from latency_kit.predict.ridge import calibration_data
+
+        X, y = calibration_data(self.features, entries, self.features.recipe.features)
+        return calibration_errors(X, y, self.features.recipe.alphas())
+
     @property
     def predictor_kind(self) -> str:
         """``"calibrated"`` (LUT features + fitted predictor) or ``"lut-sum"``."""

@@ -83,6 +83,13 @@ class CostSource(ABC):
         """Exact (min, max) cost over the space when the source knows it, else ``None``."""
         return None
 
+    def held_out_errors(self) -> Any:
+        """The cost's prediction errors on networks it was not fitted on
+        (:class:`latency_kit.predict.heldout.HeldOutErrors`), from which
+        :func:`nas.margin.cost_margin` builds a budget margin; ``None`` when the
+        costs are measurements or counts (a table, MAdds), not predictions."""
+        return None
+
     def describe(self) -> dict[str, Any]:
         """What a cost means, for output next to every answer: ``source`` (a
         device profile's name, a table's file name or ``madds``), ``unit``,

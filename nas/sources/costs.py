@@ -62,6 +62,10 @@ class ProfileCost(CostSource):
     def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
         return np.asarray(self.profile.predict_many(list(archs)), dtype=float)
 
+    def held_out_errors(self) -> Any:
+        """The profile's held-out errors (``Profile.held_out_errors``)."""
+        return self.profile.held_out_errors
+
     def describe(self) -> dict[str, Any]:
         fingerprint = self.profile.meta.get("fingerprint") or {}
         return {"source": self.profile.name, "unit": self.unit,
