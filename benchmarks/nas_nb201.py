@@ -180,8 +180,8 @@ def main() -> int:
                 rows.append(r)
             print(f"\n{device} / {dataset} / seed {seed}: budgets {budgets.min():.3g}-{budgets.max():.3g} ms, "
                   f"PNAG train {train_s:.1f} s, evaluator tau {model.eval_fit_.tau:.3f}")
-            print(f"| method | regret pp | max regret | met | HV | acc queries | distinct archs "
-                  f"| time s | ms/budget | answers from generator |\n|---|---|---|---|---|---|---|---|---|---|")
+            print("| method | regret pp | max regret | met | HV | acc queries | distinct archs "
+                  "| time s | ms/budget | answers from generator |\n|---|---|---|---|---|---|---|---|---|---|")
             for r in results.values():
                 print(f"| {r['method']} | {r['regret_pp']:.3f} | {r['max_regret_pp']:.2f} | "
                       f"{r['met']:.0%} | {r['hv']:.3f} | {r['queries']} | {r.get('distinct', '')} | "

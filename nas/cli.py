@@ -432,7 +432,7 @@ def _result_json(model, result, device: str | None = None) -> dict[str, Any]:
 
 def _margin_json(margin, cost: float) -> dict[str, Any]:
     """The margin kept for an answer of predicted ``cost`` ms (``margin`` is a
-    :class:`nas.margin.CostMargin` or ``None``)."""
+    :class:`nas.margin.BudgetMargin` or ``None``)."""
     if margin is None:
         return {"margin_ms": None}
     return {"margin_ms": round(margin.margin_ms(cost), 4),
@@ -481,7 +481,7 @@ def _file_part(text: str) -> str:
 
 def _print_answers(model, rows: list[dict[str, Any]], title: str, margin=None) -> None:
     """The feasible range, a table of answers (each with the ``margin`` kept, a
-    :class:`nas.margin.CostMargin` or ``None``), then each architecture on one line."""
+    :class:`nas.margin.BudgetMargin` or ``None``), then each architecture on one line."""
     from rich.table import Table
 
     budget_key, cost_key = _cost_field(model.unit)

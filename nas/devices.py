@@ -92,7 +92,7 @@ class AllFit:
     budgets: dict[str, float]
     checked: int
     fitting: int
-    margins: dict[str, Any]  # each device's CostMargin (None: no margin)
+    margins: dict[str, Any]  # each device's BudgetMargin (None: no margin)
 
 
 def all_fit(models: Mapping[str, PNAG], budgets: Mapping[str, Budget | float | str],

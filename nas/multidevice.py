@@ -60,7 +60,8 @@ import numpy as np
 import torch
 
 from latency_kit.errors import LatkitError
-from latency_kit.predict.heldout import error_scale as log_error_scale, transfer_errors
+from latency_kit.predict.heldout import HeldOutErrors, transfer_errors
+from latency_kit.predict.heldout import error_scale as log_error_scale
 from latency_kit.predict.transfer import (SAMPLED_POOL, FewShotTransfer, SourceScale, candidate_pool,
                                  log_ms, select_references)
 from latency_kit.units import Budget
@@ -111,13 +112,20 @@ def _range(costs: np.ndarray) -> FeasibleRange:
 
 
 class PredictedCost(CostSource):
-    """A device's few-shot predicted latency as a cost source (ms)."""
+    """A device's few-shot predicted latency as a cost source (ms), with the
+    held-out errors of the transfer behind it where known (``errors``:
+    :meth:`MultiDevicePNAG.cost` gives the model's calibration, in units of
+    this device's own error), so a PNAG on it keeps a margin."""
 
     unit = "ms"
 
-    def __init__(self, space: Any, device: DeviceModel):
+    def __init__(self, space: Any, device: DeviceModel, errors: HeldOutErrors | None = None):
         super().__init__(space)
         self.device = device
+        self.errors = errors
+
+    def held_out_errors(self) -> HeldOutErrors | None:
+        return self.errors
 
     def cost_many(self, archs: Sequence[Any]) -> np.ndarray:
         return np.asarray(self.device.predict(list(archs)), dtype=float)
@@ -313,7 +321,15 @@ class MultiDevicePNAG:
         if errors is None:
             raise LatkitError("a measured margin needs at least 2 training devices")
         self.margin_ = fit_margin(errors.groups, self.margin_level)
+        self.calibration_errors_ = errors
         self.calibration_residuals_ = np.sort(np.concatenate(list(errors.groups.values())))
+
+    def cost(self, device: DeviceModel) -> PredictedCost:
+        """``device``'s predicted latency as a cost source for a single-device
+        PNAG, carrying the calibration's held-out errors in units of this
+        device's own leave-one-out error (what :meth:`generate`'s margin uses)."""
+        return PredictedCost(self.space, device,
+                             replace(self.calibration_errors_, scale=error_scale(device)))
 
     def coverage_at(self, bound: float) -> float:
         """Share of held-out calibration cases (normalised residuals, see

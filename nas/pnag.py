@@ -59,7 +59,7 @@ from latency_kit.units import Budget
 from nas.budget import BudgetContext, FeasibleRange, corner_archs, estimate_range, format_cost
 from nas.evaluator import Evaluator, EvaluatorFit, fit_evaluator
 from nas.generator import Generator, fit_generator
-from nas.margin import DEFAULT_LEVEL, CostMargin, cost_margin
+from nas.margin import DEFAULT_LEVEL, BudgetMargin, cost_margin
 from nas.sources.base import AccuracySource, CostSource, one_torch_thread
 from nas.sources.cache import QueryCounter
 from nas.surrogate import AccuracySurrogate
@@ -171,7 +171,7 @@ class Generation:
     feasible: int = 0
     accuracy_queries: int = 0
     seconds: float = 0.0
-    margin: CostMargin | None = None  # the cost's margin the picks were chosen under
+    margin: BudgetMargin | None = None  # the cost's margin the picks were chosen under
 
     @property
     def best(self) -> Pick:
@@ -659,6 +659,8 @@ class PNAG:
         value, note = self.feasible_.check(budget)
         margin = self.margin(margin_level)
         limit = value / margin.factor if margin is not None else value
+        if limit <= self.feasible_.high:
+            note = None  # above the range on the prediction, but not once the margin is kept
         fits = [x for x in self.archive_ if x[2] <= limit and np.isfinite(x[1])]
         if not fits:
             kept = "" if margin is None else (
@@ -676,7 +678,7 @@ class PNAG:
         return Generation(value, self.unit, picks, note, 0, len(fits), 0,
                           time.perf_counter() - start, margin)
 
-    def margin(self, level: float | None = DEFAULT_LEVEL) -> CostMargin | None:
+    def margin(self, level: float | None = DEFAULT_LEVEL) -> BudgetMargin | None:
         """The cost's budget margin at ``level`` (:func:`nas.margin.cost_margin`),
         computed once per level; ``None`` for ``level=None`` or a cost that is
         not a prediction."""

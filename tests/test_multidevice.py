@@ -174,6 +174,21 @@ def test_margin_keeps_every_answer_within_budget_on_a_device_unlike_the_transfer
     assert fields["coverage_target"] == 0.99 and fields["coverage"] == round(result.coverage, 4)
 
 
+def test_a_single_device_pnag_on_the_transfer_keeps_the_same_margin(trained):
+    """MultiDevicePNAG.cost(device): the device's predicted latency as a cost source
+    that carries the calibration, so a PNAG trained on it (as `latkit nas generate`
+    on a few-shot profile) keeps the multi-device model's margin for that device."""
+    from nas.margin import cost_margin
+
+    space, model, unseen = trained
+    device = model.device("dev4", unseen.cost_many(model.references_))
+    cost = model.cost(device)
+    assert cost.held_out_errors().scale == error_scale(device)
+    margin = cost_margin(cost, 0.99)
+    assert margin.factor == pytest.approx(model._factor(device, None)[0])
+    assert margin.coverage == pytest.approx(model.margin_.coverage)
+
+
 def test_generate_all_fits_every_device(trained):
     space, model, unseen = trained
     dim = unseen.weights.shape[0]

@@ -186,6 +186,20 @@ def test_cli_profile_ops_then_predict_model(home, models, unseen):
     assert text.exit_code == 0 and "ms predicted on cpu" in text.output and "estimated" in text.output
     api = latency_kit.predict_model(unseen, "cpu")
     assert api.latency_ms == pytest.approx(record["latency_ms"])
+    # a table file elsewhere (`profile --ops --out DIR` writes DIR/ops.json) predicts the same
+    from latency_kit.profiles.optables import op_table_path
+
+    moved = home.parent / "elsewhere" / "ops.json"
+    moved.parent.mkdir()
+    moved.write_bytes(op_table_path("cpu").read_bytes())
+    op_table_path("cpu").unlink()
+    other = runner.invoke(main, ["predict", "--model", str(unseen), "--op-table", str(moved),
+                                 "--json"])
+    assert other.exit_code == 0, other.output
+    assert json.loads(other.stdout)["latency_ms"] == pytest.approx(record["latency_ms"])
+    wrong = runner.invoke(main, ["predict", "--device", "gpu", "--model", str(unseen),
+                                 "--op-table", str(moved)])
+    assert wrong.exit_code != 0 and "is of device 'cpu'" in wrong.output
 
 
 @pytest.mark.parametrize("args, needle", [

@@ -75,6 +75,10 @@ def test_validate_cli_end_to_end(profile_dir) -> None:  # noqa: F811
     assert all(n["measured_ms"] > 0 and n["predictor_ms"] > 0 for n in nets)
     ratios = [n["measured_ms"] / n["predictor_ms"] for n in nets]
     assert data["predictor_level"] == pytest.approx(np.sqrt(ratios[0] * ratios[1]))
+    margin = data["margin"]  # the budget margin `latkit nas` keeps, checked on these networks
+    assert margin["factor"] >= 1.0 and margin["n"] == 2 and 0 < margin["held_out_coverage"] <= 1
+    assert margin["covered"] == sum(n["measured_ms"] <= n["predictor_ms"] * margin["factor"]
+                                    for n in nets)
     truth = data["truth"]  # measured in 3 fresh processes (the default)
     assert truth["processes"] == 3 and truth["noise_pct"] < truth["process_noise_pct"]
     assert -1.0 <= truth["kendall_tau_ceiling"] <= 1.0

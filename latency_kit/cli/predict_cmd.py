@@ -57,11 +57,14 @@ def predict_rows(profile, texts: list[str], resolution: int | None) -> list[dict
 @click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
               help="--model: the thread count of the op table to use.")
 @click.option("--ops", is_flag=True, help="--model: print the per-operator breakdown.")
+@click.option("--op-table", "op_table", default=None, type=click.Path(dir_okay=False),
+              help="--model: an op table file (`latkit profile --ops --out DIR` writes "
+                   "DIR/ops.json) instead of the device's stored one.")
 @resolution_option()
 @json_option
 def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch_file,
             model: str | None, shapes: tuple[str, ...], threads: int, ops: bool,
-            resolution: int | None, as_json: bool) -> None:
+            op_table: str | None, resolution: int | None, as_json: bool) -> None:
     """Predict whole-network latency (ms) of architectures on a profiled device,
     or of an ONNX model file (--model) from the device's per-operator table."""
     from latency_kit.errors import LatkitError
@@ -69,11 +72,12 @@ def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch
     if model is not None:
         if arch is not None or arch_file is not None or profile_dir is not None:
             raise LatkitError("--model predicts a model file; drop --arch, --arch-file and --profile")
-        if device is None:
-            raise LatkitError("--model needs --device NAME (the op table's device, e.g. cpu)")
-        return _predict_file(device, model, shapes, threads, ops, as_json)
-    if shapes or ops:
-        raise LatkitError("--shape and --ops apply to --model FILE only")
+        if device is None and op_table is None:
+            raise LatkitError("--model needs --device NAME (the op table's device, e.g. cpu) "
+                              "or --op-table FILE")
+        return _predict_file(device, model, shapes, threads, ops, op_table, as_json)
+    if shapes or ops or op_table:
+        raise LatkitError("--shape, --ops and --op-table apply to --model FILE only")
     if (arch is None) == (arch_file is None):
         raise LatkitError("give exactly one of --arch ARCH, --arch-file FILE or --model FILE")
     from latency_kit.measure.anchor import host_note
@@ -94,13 +98,20 @@ def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch
                    f"{row['lut_sum_ms']:.3f} ms; profile {row['profile']})")
 
 
-def _predict_file(device: str, model: str, shapes: tuple[str, ...], threads: int, ops: bool,
-                  as_json: bool) -> None:
+def _predict_file(device: str | None, model: str, shapes: tuple[str, ...], threads: int,
+                  ops: bool, op_table: str | None, as_json: bool) -> None:
     """``latkit predict --model``: flags -> :func:`latency_kit.profiles.optables.predict_model` -> output."""
     from latency_kit.cli.measure_cmd import parse_shapes
-    from latency_kit.profiles.optables import predict_model
+    from latency_kit.errors import LatkitError
+    from latency_kit.profiles.optables import op_predictor_at, predict_model
 
-    result = predict_model(model, device, threads, parse_shapes(shapes))
+    if op_table is not None:
+        table_device = op_predictor_at(op_table).table.device
+        if device is not None and device != table_device:
+            raise LatkitError(f"op table {op_table} is of device {table_device!r}, not {device!r}; "
+                              "drop --device or give that device's table")
+        device = table_device
+    result = predict_model(model, device, threads, parse_shapes(shapes), table=op_table)
     if as_json:
         data = {"model": model, "device": device, **result.to_dict()}
         if not ops:

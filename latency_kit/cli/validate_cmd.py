@@ -60,6 +60,12 @@ def validate(device: str | None, profile_dir: Path | None, n: int, seed: int, ro
     out.print(table)
     out.print(f"The networks ran at {report.predictor_level:.3f} of the predictor's level "
               "(geometric mean of measured / predicted; within ±5% counts it, Kendall τ does not).")
+    if report.margin:
+        m = report.margin
+        out.print(f"Budget margin (what `latkit nas` keeps below a budget): predicted times "
+                  f"{m['factor']:.3f}, target {100 * m['level']:.0f}%, covering "
+                  f"{100 * m['held_out_coverage']:.1f}% of held-out calibration networks; "
+                  f"{m['covered']} of {m['n']} fresh networks measured within it.")
     if report.truth:
         t = report.truth
         out.print(f"The truth's own noise: one process ±{t['process_noise_pct']:.1f}% per network, "

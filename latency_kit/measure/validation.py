@@ -21,6 +21,7 @@ from latency_kit.measure.anchor import reanchor_command
 from latency_kit.measure.calibration import ROUNDS, SETTINGS, Reopen, measure_networks, sample_archs
 from latency_kit.measure.engine import MeasureSettings
 from latency_kit.errors import LatkitError
+from latency_kit.predict.margin import margin_of
 from latency_kit.stats import LatencyStats
 
 METHODS = ("predictor", "lut_sum", "macs_linear")
@@ -142,6 +143,8 @@ class ValidationReport:
     truth: dict[str, float] | None = None
     # the command that re-anchors the profile (:func:`latency_kit.measure.anchor.reanchor_command`)
     reanchor: str = ""
+    # the budget margin checked on these networks (:func:`margin_check`), where the profile has one
+    margin: dict[str, Any] | None = None
 
     @property
     def predictor_level(self) -> float:
@@ -167,6 +170,7 @@ class ValidationReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"profile": self.profile, "n": len(self.archs), **self.scores, "truth": self.truth,
+                "margin": self.margin,
                 "predictor_level": self.predictor_level, "level_warning": self.level_warning(),
                 "networks": [{"arch": a, "measured_ms": m,
                               **{f"{k}_ms": v[i] for k, v in self.predicted_ms.items()}}
@@ -197,4 +201,20 @@ def validate_profile(profile, backend: Backend, n: int = 30, seed: int = VALIDAT
     report.scores = {k: metrics(measured, predicted[k]) for k in METHODS if k in predicted}
     report.truth = truth_noise(stats) if reopen else None
     report.reanchor = reanchor_command(profile)
+    report.margin = margin_check(profile, measured, predicted["predictor"])
     return report
+
+
+def margin_check(profile, measured_ms: Sequence[float],
+                 predicted_ms: Sequence[float]) -> dict[str, Any] | None:
+    """How the profile's budget margin (:func:`latency_kit.predict.margin.margin_of`
+    at its default level, the one ``latkit nas`` keeps) fares on networks it
+    never saw: ``factor``, ``level``, the ``held_out_coverage`` it claims (its
+    calibration networks, each left out), and ``covered`` of ``n`` fresh
+    networks measured at most predicted x factor. ``None`` without a margin."""
+    margin = margin_of(profile.held_out_errors)
+    if margin is None:
+        return None
+    within = np.asarray(measured_ms) <= np.asarray(predicted_ms) * margin.factor
+    return {"factor": margin.factor, "level": margin.margin.level,
+            "held_out_coverage": margin.coverage, "covered": int(within.sum()), "n": len(within)}

@@ -38,18 +38,34 @@ def load_op_table(device: str, threads: int = 1) -> OpTable:
 def op_predictor(device: str, threads: int = 1) -> OpPredictor:
     """The predictor of ``device``'s stored op table, fitted once per process and table version."""
     path = op_table_path(device, threads)
-    stamp = path.stat().st_mtime if path.is_file() else None
-    cached = _PREDICTORS.get(str(path))
+    if not path.is_file():
+        load_op_table(device, threads)  # raises, saying how to build one
+    return op_predictor_at(path)
+
+
+def op_predictor_at(path: str | Path) -> OpPredictor:
+    """The predictor of the op table file ``path`` (``latkit profile --ops --out DIR``
+    writes ``DIR/ops.json``), fitted once per process and file version. Raises
+    ``LatkitError`` for a missing file and ``CorruptFileError`` for one that is
+    not an op table."""
+    path = Path(path)
+    if not path.is_file():
+        raise LatkitError(f"op table {path} does not exist; `latkit profile --device cpu --ops "
+                          "--out DIR` writes DIR/ops.json")
+    stamp = path.stat().st_mtime
+    cached = _PREDICTORS.get(str(path.resolve()))
     if cached is None or cached[0] != stamp:  # read the file only when it is new or changed
-        cached = (stamp, OpPredictor(load_op_table(device, threads)))
-        _PREDICTORS[str(path)] = cached
+        cached = (stamp, OpPredictor(OpTable.load(path)))
+        _PREDICTORS[str(path.resolve())] = cached
     return cached[1]
 
 
 def predict_model(path: str | Path, device: str = "cpu", threads: int = 1,
                   shapes: Mapping[str, Sequence[int]] | None = None,
-                  batch: int | None = None) -> ModelPrediction:
-    """Predicted latency (ms) of the ONNX model ``path`` on ``device`` from its op table.
+                  batch: int | None = None, table: str | Path | None = None) -> ModelPrediction:
+    """Predicted latency (ms) of the ONNX model ``path`` on ``device`` from its op table
+    (``table``: an op table file instead of the device's stored one; its
+    fingerprint's thread count is then used).
 
     ORT reads the model (the graph it would execute, one untimed run for the
     shapes); each node is looked up, or estimated where its configuration is
@@ -66,6 +82,10 @@ def predict_model(path: str | Path, device: str = "cpu", threads: int = 1,
         raise LatkitError(f"{path}: latkit predicts .onnx models (got {path.suffix or 'no extension'})")
     if not path.is_file():
         raise LatkitError(f"{path}: no such model file")
-    predictor = op_predictor(device, threads)
+    if table is not None:
+        predictor = op_predictor_at(table)
+        threads = int(predictor.table.fingerprint.get("threads") or threads)
+    else:
+        predictor = op_predictor(device, threads)
     nodes = executed_graph(OnnxRuntimeBackend(threads), ModelSpec.for_file(str(path), shapes, batch))
     return predictor.predict(nodes)
