@@ -16,8 +16,9 @@ networks it was *not* fitted on say by how much. They are kept as residuals
   device's error; ``scale`` is the target device's own leave-one-out error
   (log ms), which turns such a bound back into log ms.
 
-:mod:`nas.margin` turns these into a split-conformal margin with its coverage
-measured group by group. Nothing here imports scikit-learn or torch.
+:mod:`latency_kit.predict.margin` turns these into a split-conformal margin
+with its coverage measured group by group. Nothing here imports
+scikit-learn or torch.
 """
 
 from __future__ import annotations

@@ -184,7 +184,7 @@ class Profile:
         (:class:`~latency_kit.predict.heldout.HeldOutErrors`: log(true ms /
         predicted ms), each calibration network predicted by the fit on the
         others), or ``None`` without 3 calibration networks. What a budget
-        margin is built from (:mod:`nas.margin`)."""
+        margin is built from (:func:`latency_kit.predict.margin.margin_of`)."""
         entries = self.calibration()
         if self.linear_fit is None or len(entries) < 3:
             return None
