@@ -53,6 +53,9 @@ def _margin_options(func):
 
 
 def _margin_level(level: float, off: bool) -> float | None:
+    ctx = click.get_current_context()
+    if off and ctx.get_parameter_source("margin_level") == click.core.ParameterSource.COMMANDLINE:
+        raise click.UsageError("give --margin-level or --no-margin, not both")
     if off:
         return None
     if not 0.0 < level < 1.0:
@@ -448,9 +451,15 @@ def _margin_line(margin, what: str = "") -> str | None:
     """'margin: ... covers 96.7% of held-out cases (30 calibration networks, ...)'."""
     if margin is None:
         return None
-    return (f"margin{what}: predicted ms times {margin.factor:.3f}, so answers fit the budget "
-            f"for {100 * margin.coverage:.1f}% of held-out cases ({margin.basis}; target "
-            f"{100 * margin.margin.level:.0f}%)")
+    target = f"target {100 * margin.asked:.3g}%"
+    if margin.level < margin.asked:
+        target += f", capped at {100 * margin.level:.3g}% by {margin.margin.cases} cases"
+    line = (f"margin{what}: predicted ms times {margin.factor:.3f}, so answers fit the budget "
+            f"for {100 * margin.coverage:.1f}% of held-out cases ({margin.basis}; {target})")
+    if margin.few_groups:
+        line += (f"; measured on only {margin.margin.devices} devices, so a device unlike them can "
+                 "fall outside: check answers with --verify or `latkit validate`")
+    return line
 
 
 def _export(model, results, out_dir: Path, rows: list[dict[str, Any]], fmt: str) -> None:
@@ -540,7 +549,7 @@ def _print_devices(answers: list[tuple[Any, list[dict[str, Any]], Any]]) -> None
             out.print(line, soft_wrap=True, highlight=False)
     table = Table()
     for column in ("#", "device", "budget", "predicted cost", "margin", "value"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # device names wrap, never cut to "nvidia-h100-to…"
     numbered = []
     for model, rows, margin in answers:
         budget_key, cost_key = _cost_field(model.unit)

@@ -659,13 +659,20 @@ class PNAG:
         value, note = self.feasible_.check(budget)
         margin = self.margin(margin_level)
         limit = value / margin.factor if margin is not None else value
-        if limit <= self.feasible_.high:
-            note = None  # above the range on the prediction, but not once the margin is kept
+        if margin is not None and note is not None:
+            high = self.feasible_.high
+            note = None if limit <= high else (  # every network fits only with its margin too
+                f"budget {self.describe_budget(value)} is above the costliest network of the "
+                f"space here ({self.describe_budget(high)}) plus its margin "
+                f"({self.describe_budget(high * margin.factor)}), so every network fits and the "
+                "answer is the best one found; `latkit nas front` shows the answers across the "
+                "range")
         fits = [x for x in self.archive_ if x[2] <= limit and np.isfinite(x[1])]
         if not fits:
             kept = "" if margin is None else (
-                f" less its margin ({self.describe_budget(value - limit)} for "
-                f"{100 * margin.coverage:.1f}% coverage; lower --margin-level or pass --no-margin)")
+                f" divided by its margin (x{margin.factor:.3f}, for {100 * margin.coverage:.1f}% "
+                "coverage; lower the level: --margin-level, margin_level=; or drop it: "
+                "--no-margin, margin_level=None)")
             raise LatkitError(
                 f"no architecture under {self.describe_budget(value)}{kept} has a known "
                 f"{self.label}; the smallest answer costs {self.describe_budget(self.front_[0][2])} "

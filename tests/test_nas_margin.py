@@ -16,6 +16,7 @@ from click.testing import CliRunner
 
 from latency_kit import load_profile
 from latency_kit.cli import main
+from latency_kit.errors import LatkitError
 from latency_kit.predict.ridge import calibration_data, ridge_fit
 from latency_kit.profiles.fewshot import build_fewshot_profile, reference_archs
 from latency_kit.profiles.table import write_table_profile
@@ -48,6 +49,18 @@ def test_margin_of_a_calibrated_profile_is_applied_and_reported():
                                               {get_space("nb201").sample(0): 1.0})) is None
     with pytest.raises(ValueError):
         cost_margin(cost, 1.0)
+
+
+def test_a_coverage_measured_on_few_devices_is_flagged():
+    from latency_kit.predict.heldout import HeldOutErrors
+    from latency_kit.predict.margin import margin_of
+
+    rng = np.random.default_rng(0)
+    def errors(devices: int, by_device: bool = True) -> HeldOutErrors:
+        return HeldOutErrors({f"d{k}": rng.normal(0, 1, 200) for k in range(devices)}, 0.1, "x",
+                             by_device)
+    assert margin_of(errors(3)).few_groups and not margin_of(errors(13)).few_groups
+    assert not margin_of(errors(3, by_device=False)).few_groups  # networks, not devices
 
 
 def test_generate_keeps_the_margin_and_never_gets_worse(latkit_home):
@@ -124,3 +137,23 @@ def test_cli_reports_the_margin(latkit_home):
     bad = run.invoke(main, ["nas", "generate", "--device", SHIPPED, "--budget", "30ms",
                             "--margin-level", "1.5"])
     assert bad.exit_code != 0 and "--margin-level" in bad.output
+    both = run.invoke(main, ["nas", "generate", "--device", SHIPPED, "--budget", "30ms",
+                             "--margin-level", "0.8", "--no-margin"])
+    assert both.exit_code != 0 and "not both" in both.output
+    capped = run.invoke(main, ["nas", "generate", "--device", SHIPPED, "--budget", "30ms",
+                               "--margin-level", "0.99"])
+    assert "target 99%, capped at 96.7% by 30 cases" in capped.stdout
+
+
+def test_above_the_range_note_counts_the_margin(latkit_home):
+    from nas import api
+
+    model = api.load_or_fit(device=SHIPPED).model
+    high, factor = model.feasible_.high, model.margin().factor
+    assert model.generate(high * (1 + factor) / 2).note is None  # above the range, not the margin
+    top = model.generate(high * factor * 1.01)
+    assert "plus its margin" in top.note and top.best.cost == pytest.approx(high)
+    with pytest.raises(LatkitError, match="margin_level=None"):
+        model.generate(model.feasible_.low * 1.001)
+    with pytest.raises(ValueError):
+        model.generate("30ms", margin_level="x")

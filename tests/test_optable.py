@@ -200,6 +200,9 @@ def test_cli_profile_ops_then_predict_model(home, models, unseen):
     wrong = runner.invoke(main, ["predict", "--device", "gpu", "--model", str(unseen),
                                  "--op-table", str(moved)])
     assert wrong.exit_code != 0 and "is of device 'cpu'" in wrong.output
+    threads = runner.invoke(main, ["predict", "--model", str(unseen), "--op-table", str(moved),
+                                   "--threads", "4"])
+    assert threads.exit_code != 0 and "built at 1 thread(s), not 4" in threads.output
 
 
 @pytest.mark.parametrize("args, needle", [

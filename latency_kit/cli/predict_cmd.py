@@ -106,11 +106,16 @@ def _predict_file(device: str | None, model: str, shapes: tuple[str, ...], threa
     from latency_kit.profiles.optables import op_predictor_at, predict_model
 
     if op_table is not None:
-        table_device = op_predictor_at(op_table).table.device
-        if device is not None and device != table_device:
-            raise LatkitError(f"op table {op_table} is of device {table_device!r}, not {device!r}; "
+        table = op_predictor_at(op_table).table
+        if device is not None and device != table.device:
+            raise LatkitError(f"op table {op_table} is of device {table.device!r}, not {device!r}; "
                               "drop --device or give that device's table")
-        device = table_device
+        built = int(table.fingerprint.get("threads") or 1)
+        source = click.get_current_context().get_parameter_source("threads")
+        if source == click.core.ParameterSource.COMMANDLINE and threads != built:
+            raise LatkitError(f"op table {op_table} was built at {built} thread(s), not {threads}; "
+                              "drop --threads or build a table at that count")
+        device = table.device
     result = predict_model(model, device, threads, parse_shapes(shapes), table=op_table)
     if as_json:
         data = {"model": model, "device": device, **result.to_dict()}

@@ -40,12 +40,14 @@ class HeldOutErrors:
 
     ``groups`` maps a group name (a network, a source device) to its
     residuals in units of ``scale`` log ms; ``basis`` says in words what was
-    held out (for messages: "30 calibration networks, each left out").
+    held out (for messages: "30 calibration networks, each left out");
+    ``by_device`` is true when the groups are devices.
     """
 
     groups: dict[str, np.ndarray]
     scale: float
     basis: str
+    by_device: bool = False  # groups are devices (a transfer), not networks
 
     @property
     def cases(self) -> int:
@@ -120,4 +122,4 @@ def transfer_errors(names: Sequence[str], ref_ms: np.ndarray, ref_feats: np.ndar
         groups[name] = np.concatenate(parts)
     return HeldOutErrors(groups, error_scale(own_loo),
                          f"{len(names)} source devices, each left out and predicted from the "
-                         f"others and {len(ref_ms)} reference measurements")
+                         f"others and {len(ref_ms)} reference measurements", by_device=True)

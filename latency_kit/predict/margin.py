@@ -109,6 +109,7 @@ def fit_margin(residuals: Mapping[str, np.ndarray], level: float = 0.99) -> Conf
 
 
 DEFAULT_LEVEL = 0.95  # the coverage a budget margin aims at unless told otherwise
+FEW_GROUPS = 5  # held-out devices below which a measured coverage is flagged as thin
 
 
 @dataclass(frozen=True)
@@ -117,11 +118,20 @@ class BudgetMargin:
     held-out errors (:class:`~latency_kit.predict.heldout.HeldOutErrors`),
     ``scale`` log ms per residual unit, and ``basis``, what was held out (for
     messages). ``factor`` multiplies a predicted latency before it is compared
-    with a budget."""
+    with a budget. ``asked`` is the level asked for (``margin.level`` is it,
+    capped at what the cases support); ``few_groups`` is set when the coverage
+    was measured on fewer than :data:`FEW_GROUPS` held-out devices, too few to
+    stand for a new device unlike them."""
 
     margin: ConformalMargin
     scale: float
     basis: str
+    asked: float = DEFAULT_LEVEL
+    few_groups: bool = False
+
+    @property
+    def level(self) -> float:
+        return self.margin.level
 
     @property
     def factor(self) -> float:
@@ -139,8 +149,8 @@ class BudgetMargin:
         return self.margin.describe(predicted_ms, self.scale)
 
     def to_json(self) -> dict[str, Any]:
-        return {"factor": self.factor, "level": self.margin.level, "coverage": self.coverage,
-                "cases": self.margin.cases, "basis": self.basis}
+        return {"factor": self.factor, "level": self.margin.level, "asked": self.asked,
+                "coverage": self.coverage, "cases": self.margin.cases, "basis": self.basis}
 
 
 def margin_of(errors: HeldOutErrors | None, level: float = DEFAULT_LEVEL) -> BudgetMargin | None:
@@ -154,9 +164,10 @@ def margin_of(errors: HeldOutErrors | None, level: float = DEFAULT_LEVEL) -> Bud
     reported as found, possibly below ``level``. Raises ``ValueError`` for a
     level outside (0, 1).
     """
-    if not 0.0 < level < 1.0:
-        raise ValueError(f"a margin level must be in (0, 1), got {level}")
+    if not isinstance(level, (int, float)) or not 0.0 < level < 1.0:
+        raise ValueError(f"a margin level must be a number in (0, 1), got {level!r}")
     if errors is None or len(errors.groups) < 2:
         return None
-    level = min(level, (errors.cases - 1) / errors.cases)
-    return BudgetMargin(fit_margin(errors.groups, level), errors.scale, errors.basis)
+    capped = min(level, (errors.cases - 1) / errors.cases)
+    few = errors.by_device and len(errors.groups) < FEW_GROUPS
+    return BudgetMargin(fit_margin(errors.groups, capped), errors.scale, errors.basis, level, few)
