@@ -44,8 +44,12 @@ class FeasibleRange:
     def describe(self) -> str:
         return f"{format_cost(self.low, self.unit)} to {format_cost(self.high, self.unit)}"
 
-    def check(self, budget: Budget | float | str) -> tuple[float, str | None]:
-        """The budget as a number in this range's unit, and a note when it is above the range.
+    def check(self, budget: Budget | float | str,
+              margin: float = 1.0) -> tuple[float, str | None]:
+        """The budget as a number in this range's unit, and a note when it is above the
+        range: above the costliest network times ``margin`` (the factor a
+        predicted cost is multiplied by before it meets the budget), where
+        every network fits.
 
         The one place where a budget's unit meets the cost's: a number is
         already in this unit (ms or MAdds), text is read by
@@ -68,10 +72,12 @@ class FeasibleRange:
                 f"budget {budget} is below the smallest feasible cost of this space; "
                 f"the feasible range is {self.describe()}")
         note = None
-        if budget.value > self.high:
+        if budget.value > self.high * margin:
+            plus = (f" plus its margin ({format_cost(self.high * margin, self.unit)})"
+                    if margin > 1.0 else "")
             note = (f"budget {budget} is above the costliest network of the space here "
-                    f"({format_cost(self.high, self.unit)}), so every network fits and the "
-                    "answer is the best one found; `latkit nas front` shows the answers "
+                    f"({format_cost(self.high, self.unit)}){plus}, so every network fits and "
+                    "the answer is the best one found; `latkit nas front` shows the answers "
                     "across the range")
         return budget.value, note
 

@@ -128,8 +128,7 @@ def all_fit(models: Mapping[str, PNAG], budgets: Mapping[str, Budget | float | s
     archs = list(value_of)
     cost = np.stack([np.asarray(models[n].cost.cost_many(archs), dtype=float) for n in models],
                     axis=1)
-    lim = np.array([limits[n] / (margins[n].factor if margins[n] is not None else 1.0)
-                    for n in models])
+    lim = np.array([limits[n] / models[n].margin_factor(margin_level) for n in models])
     worst = (cost / lim).max(axis=1)
     fit = np.flatnonzero((cost <= lim).all(axis=1))
     if not len(fit):

@@ -43,8 +43,7 @@ def front_budgets(model: PNAG, points: int,
     margin at ``margin_level``) to the top of the range plus that margin."""
     if points < 2:
         raise LatkitError(f"--points must be at least 2, got {points}")
-    margin = model.margin(margin_level)
-    factor = margin.factor if margin is not None else 1.0
+    factor = model.margin_factor(margin_level)
     low = max(model.feasible_.low, model.front_[0][2] * factor)
     high = max(model.feasible_.high * factor, low)
     return np.clip(np.exp(np.linspace(np.log(low), np.log(high), points)), low, high)

@@ -656,17 +656,10 @@ class PNAG:
         if not hasattr(self, "front_"):
             raise RuntimeError("PNAG.generate needs a fitted or loaded model")
         start = time.perf_counter()
-        value, note = self.feasible_.check(budget)
         margin = self.margin(margin_level)
-        limit = value / margin.factor if margin is not None else value
-        if margin is not None and note is not None:
-            high = self.feasible_.high
-            note = None if limit <= high else (  # every network fits only with its margin too
-                f"budget {self.describe_budget(value)} is above the costliest network of the "
-                f"space here ({self.describe_budget(high)}) plus its margin "
-                f"({self.describe_budget(high * margin.factor)}), so every network fits and the "
-                "answer is the best one found; `latkit nas front` shows the answers across the "
-                "range")
+        factor = self.margin_factor(margin_level)
+        value, note = self.feasible_.check(budget, factor)
+        limit = value / factor
         fits = [x for x in self.archive_ if x[2] <= limit and np.isfinite(x[1])]
         if not fits:
             kept = "" if margin is None else (
@@ -695,6 +688,12 @@ class PNAG:
         if level not in cache:
             cache[level] = cost_margin(self.cost, level)
         return cache[level]
+
+    def margin_factor(self, level: float | None = DEFAULT_LEVEL) -> float:
+        """What a predicted cost is multiplied by before it meets a budget: the
+        margin's factor at ``level``, 1 without a margin."""
+        margin = self.margin(level)
+        return 1.0 if margin is None else margin.factor
 
     def search(self, budget: Budget | float | str, n: int = 1, *, candidates: int | None = None,
                rerank: int | None = None, archive: bool | None = None,

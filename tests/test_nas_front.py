@@ -139,8 +139,7 @@ def test_shipped_profiles_answer_monotone_and_use_the_top_of_the_range():
         assert found is not None, f"{name}: no shipped model for the default policy"
         model = store.load(found, cost.space, cost, accuracy)
         for level in (None, DEFAULT_LEVEL):  # the front itself, and answers under the margin
-            margin = model.margin(level)
-            factor = 1.0 if margin is None else margin.factor
+            factor = model.margin_factor(level)
             values = [model.generate(float(b) * factor, 1, level).best.value
                       for b in sweep(model)]
             assert all(b >= a for a, b in zip(values, values[1:])), (name, level)

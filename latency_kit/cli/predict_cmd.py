@@ -54,8 +54,9 @@ def predict_rows(profile, texts: list[str], resolution: int | None) -> list[dict
                    "(built by `latkit profile --device cpu --ops`).")
 @click.option("--shape", "shapes", multiple=True, metavar="NAME=DIMS",
               help="--model: the shape of an input with dynamic dimensions (repeatable).")
-@click.option("--threads", type=click.IntRange(min=1), default=1, show_default=True,
-              help="--model: the thread count of the op table to use.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="--model: the thread count of the op table to use (default 1, or an "
+                   "--op-table file's own).")
 @click.option("--ops", is_flag=True, help="--model: print the per-operator breakdown.")
 @click.option("--op-table", "op_table", default=None, type=click.Path(dir_okay=False),
               help="--model: an op table file (`latkit profile --ops --out DIR` writes "
@@ -63,7 +64,7 @@ def predict_rows(profile, texts: list[str], resolution: int | None) -> list[dict
 @resolution_option()
 @json_option
 def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch_file,
-            model: str | None, shapes: tuple[str, ...], threads: int, ops: bool,
+            model: str | None, shapes: tuple[str, ...], threads: int | None, ops: bool,
             op_table: str | None, resolution: int | None, as_json: bool) -> None:
     """Predict whole-network latency (ms) of architectures on a profiled device,
     or of an ONNX model file (--model) from the device's per-operator table."""
@@ -72,9 +73,6 @@ def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch
     if model is not None:
         if arch is not None or arch_file is not None or profile_dir is not None:
             raise LatkitError("--model predicts a model file; drop --arch, --arch-file and --profile")
-        if device is None and op_table is None:
-            raise LatkitError("--model needs --device NAME (the op table's device, e.g. cpu) "
-                              "or --op-table FILE")
         return _predict_file(device, model, shapes, threads, ops, op_table, as_json)
     if shapes or ops or op_table:
         raise LatkitError("--shape, --ops and --op-table apply to --model FILE only")
@@ -98,25 +96,14 @@ def predict(device: str | None, profile_dir: Path | None, arch: str | None, arch
                    f"{row['lut_sum_ms']:.3f} ms; profile {row['profile']})")
 
 
-def _predict_file(device: str | None, model: str, shapes: tuple[str, ...], threads: int,
+def _predict_file(device: str | None, model: str, shapes: tuple[str, ...], threads: int | None,
                   ops: bool, op_table: str | None, as_json: bool) -> None:
     """``latkit predict --model``: flags -> :func:`latency_kit.profiles.optables.predict_model` -> output."""
     from latency_kit.cli.measure_cmd import parse_shapes
-    from latency_kit.errors import LatkitError
     from latency_kit.profiles.optables import op_predictor_at, predict_model
 
-    if op_table is not None:
-        table = op_predictor_at(op_table).table
-        if device is not None and device != table.device:
-            raise LatkitError(f"op table {op_table} is of device {table.device!r}, not {device!r}; "
-                              "drop --device or give that device's table")
-        built = int(table.fingerprint.get("threads") or 1)
-        source = click.get_current_context().get_parameter_source("threads")
-        if source == click.core.ParameterSource.COMMANDLINE and threads != built:
-            raise LatkitError(f"op table {op_table} was built at {built} thread(s), not {threads}; "
-                              "drop --threads or build a table at that count")
-        device = table.device
     result = predict_model(model, device, threads, parse_shapes(shapes), table=op_table)
+    device = device or op_predictor_at(op_table).table.device
     if as_json:
         data = {"model": model, "device": device, **result.to_dict()}
         if not ops:

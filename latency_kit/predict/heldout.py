@@ -110,13 +110,13 @@ def transfer_errors(names: Sequence[str], ref_ms: np.ndarray, ref_feats: np.ndar
     for k, name in enumerate(names):
         others = [j for j in range(len(names)) if j != k]
         scale = SourceScale.fit(pool_ms[:, others])
+        z_refs, z_pool = scale.transform(ref_ms[:, others]), scale.transform(pool_ms[:, others])
         true = pool_ms[:, k]
         parts = []
         for _ in range(max(1, draws)):
             refs = ref_ms[:, k] * np.exp(rng.normal(0.0, noise, len(ref_ms)))
-            model = FewShotTransfer(alphas, arch_weight).fit(
-                scale.transform(ref_ms[:, others]), refs, ref_feats)
-            pred = model.predict(scale.transform(pool_ms[:, others]), pool_feats)
+            model = FewShotTransfer(alphas, arch_weight).fit(z_refs, refs, ref_feats)
+            pred = model.predict(z_pool, pool_feats)
             ok = keep & np.isfinite(true) & (true > 0) & np.isfinite(pred) & (pred > 0)
             parts.append((np.log(true[ok]) - np.log(pred[ok])) / error_scale(model.loo_rmse_log_))
         groups[name] = np.concatenate(parts)

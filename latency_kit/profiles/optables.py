@@ -60,18 +60,21 @@ def op_predictor_at(path: str | Path) -> OpPredictor:
     return cached[1]
 
 
-def predict_model(path: str | Path, device: str = "cpu", threads: int = 1,
+def predict_model(path: str | Path, device: str | None = "cpu", threads: int | None = None,
                   shapes: Mapping[str, Sequence[int]] | None = None,
                   batch: int | None = None, table: str | Path | None = None) -> ModelPrediction:
     """Predicted latency (ms) of the ONNX model ``path`` on ``device`` from its op table
-    (``table``: an op table file instead of the device's stored one; its
-    fingerprint's thread count is then used).
+    at ``threads`` (default 1), or from the op table file ``table`` (``latkit
+    profile --ops --out DIR`` writes ``DIR/ops.json``), run at that table's
+    thread count; ``device`` and ``threads`` may then be left out, and must
+    match the table where given.
 
     ORT reads the model (the graph it would execute, one untimed run for the
     shapes); each node is looked up, or estimated where its configuration is
     new; the sum is calibrated on whole networks. Raises ``LatkitError`` for a
     file that is not ``.onnx``, a file ORT cannot load, a dynamic input without
-    a shape, and a device without an op table.
+    a shape, a device without an op table, and a ``device`` or ``threads`` that
+    contradicts ``table``.
     """
     from latency_kit.backends.base import ModelSpec
     from latency_kit.backends.onnx_graph import executed_graph
@@ -84,8 +87,19 @@ def predict_model(path: str | Path, device: str = "cpu", threads: int = 1,
         raise LatkitError(f"{path}: no such model file")
     if table is not None:
         predictor = op_predictor_at(table)
-        threads = int(predictor.table.fingerprint.get("threads") or threads)
+        built = int(predictor.table.fingerprint.get("threads") or 1)
+        if device is not None and device != predictor.table.device:
+            raise LatkitError(f"op table {table} is of device {predictor.table.device!r}, not "
+                              f"{device!r}; drop --device or give that device's table")
+        if threads is not None and threads != built:
+            raise LatkitError(f"op table {table} was built at {built} thread(s), not {threads}; "
+                              "drop --threads or build a table at that count")
+        threads = built
+    elif device is None:
+        raise LatkitError("--model needs --device NAME (the op table's device, e.g. cpu) or "
+                          "--op-table FILE")
     else:
+        threads = threads or 1
         predictor = op_predictor(device, threads)
     nodes = executed_graph(OnnxRuntimeBackend(threads), ModelSpec.for_file(str(path), shapes, batch))
     return predictor.predict(nodes)
