@@ -454,6 +454,9 @@ def _margin_line(margin, what: str = "") -> str | None:
     target = f"target {100 * margin.asked:.3g}%"
     if margin.level < margin.asked:
         target += f", capped at {100 * margin.level:.3g}% by {margin.margin.cases} cases"
+    if margin.by_device:
+        target += (f"; {margin.margin.devices_covered} of {margin.margin.devices} held-out "
+                   f"devices had {100 * margin.level:.3g}% of their networks under it")
     line = (f"margin{what}: predicted ms times {margin.factor:.3f}, so answers fit the budget "
             f"for {100 * margin.coverage:.1f}% of held-out cases ({margin.basis}; {target})")
     if margin.few_groups:

@@ -63,6 +63,39 @@ def test_a_coverage_measured_on_few_devices_is_flagged():
     assert not margin_of(errors(3, by_device=False)).few_groups  # networks, not devices
 
 
+def test_devices_covered_and_the_two_step_bound():
+    """Six well predicted devices and three badly predicted ones: the pooled 90%
+    bound lets the good ones hide the bad, and ``devices_covered`` shows it; the
+    two-step bound (``device_level``) is the conformal quantile over devices at
+    80% of each device's own 90% quantile."""
+    from latency_kit.predict.heldout import HeldOutErrors
+    from latency_kit.predict.margin import device_bounds, fit_margin, margin_of
+
+    groups = {f"g{i}": np.linspace(-0.05, 0.05, 100) for i in range(6)}
+    groups |= {"b1": np.linspace(0, 0.2, 100), "b2": np.linspace(0, 0.3, 100),
+               "b3": np.linspace(0, 0.4, 100)}
+    pooled = fit_margin(groups, 0.9)
+    two_step = fit_margin(groups, 0.9, device_level=0.8)
+    own = sorted(device_bounds(groups, 0.9).values())
+    assert two_step.log_bound == own[7]            # ceil(10 * 0.8) = 8th of 9 devices
+    assert pooled.log_bound < 0.2 < two_step.log_bound == pytest.approx(0.27, abs=0.01)
+    assert pooled.devices_covered == 7             # b2 and b3 fall short when left out
+    assert np.mean(groups["b2"] <= pooled.log_bound) < 0.7 <= 0.9 <= np.mean(
+        groups["b2"] <= two_step.log_bound)
+    assert two_step.devices_covered > pooled.devices_covered and two_step.coverage > pooled.coverage
+    assert two_step.device_level == 0.8 and pooled.device_level is None
+    # few devices: the level over devices is capped at n / (n + 1), the largest bound
+    assert fit_margin({"a": groups["g0"], "b": groups["b3"]}, 0.9, 0.8).log_bound == own[-1]
+    # a budget margin reports the devices it met; one from networks does not
+    margin = margin_of(HeldOutErrors(groups, 0.1, "x", by_device=True), 0.9)
+    assert margin.margin.log_bound == pooled.log_bound
+    assert (margin.to_json()["devices_covered"], margin.to_json()["devices"]) == (7, 9)
+    from nas.cli import _margin_line
+    assert "target 90%; 7 of 9 held-out devices had 90% of their networks under it)" in \
+        _margin_line(margin)
+    assert "devices_covered" not in margin_of(HeldOutErrors(groups, 0.1, "x"), 0.9).to_json()
+
+
 def test_generate_keeps_the_margin_and_never_gets_worse(latkit_home):
     from nas import api
 
