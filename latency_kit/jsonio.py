@@ -30,8 +30,11 @@ def write_json(path: str | Path, data: Any) -> None:
             os.unlink(tmp)
 
 
-def read_json(path: str | Path, what: str = "file") -> Any:
-    """Read JSON, turning a missing or corrupt file into one clear error."""
+def read_json(path: str | Path, what: str = "file", advice: str | None = None) -> Any:
+    """Read JSON, turning a missing or corrupt file into one clear error
+    (``CorruptFileError``). ``advice`` ends the message for a file that is not
+    JSON; by default, for latkit's own files, to delete it and re-run the
+    command that wrote it (never say that of a file the user gave)."""
     path = Path(path)
     try:
         with open(path) as handle:
@@ -39,9 +42,8 @@ def read_json(path: str | Path, what: str = "file") -> Any:
     except FileNotFoundError:
         raise CorruptFileError(f"{what} {path} does not exist") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CorruptFileError(
-            f"{what} {path} is corrupt ({exc}); delete it and re-run the command that wrote it"
-        ) from None
+        advice = advice or "delete it and re-run the command that wrote it"
+        raise CorruptFileError(f"{what} {path} is corrupt ({exc}); {advice}") from None
     except OSError as exc:
         raise CorruptFileError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
 

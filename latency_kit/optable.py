@@ -251,8 +251,11 @@ class OpTable:
         write_json(path, self.to_dict())
 
     @classmethod
-    def load(cls, path: str | Path) -> "OpTable":
-        return cls.from_dict(read_json(path, "op table"), str(path))
+    def load(cls, path: str | Path, advice: str | None = None) -> "OpTable":
+        """Read a ``latkit.optable`` JSON file; ``advice`` ends the error for a
+        file that is not JSON (:func:`latency_kit.jsonio.read_json`). Raises
+        ``CorruptFileError``."""
+        return cls.from_dict(read_json(path, "op table", advice), str(path))
 
     def write_csv(self, path: str | Path) -> None:
         """One row per entry: op type, domain, shapes and attributes as JSON, then the statistics (ms)."""

@@ -203,6 +203,12 @@ def test_cli_profile_ops_then_predict_model(home, models, unseen):
     threads = runner.invoke(main, ["predict", "--model", str(unseen), "--op-table", str(moved),
                                    "--threads", "4"])
     assert threads.exit_code != 0 and "built at 1 thread(s), not 4" in threads.output
+    # a user's file that is not a table is left alone: no advice to delete it
+    csv_file = moved.with_suffix(".csv")
+    csv_file.write_text("op_type,domain\nConv,\n")
+    foreign = runner.invoke(main, ["predict", "--model", str(unseen), "--op-table", str(csv_file)])
+    assert foreign.exit_code != 0 and "give the ops.json" in foreign.output
+    assert "delete" not in foreign.output and csv_file.exists()
 
 
 @pytest.mark.parametrize("args, needle", [

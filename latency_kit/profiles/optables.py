@@ -43,6 +43,10 @@ def op_predictor(device: str, threads: int = 1) -> OpPredictor:
     return op_predictor_at(path)
 
 
+USER_TABLE_ADVICE = ("give the ops.json that `latkit profile --device cpu --ops --out DIR` writes "
+                     "(its CSV export holds no device or thread count)")
+
+
 def op_predictor_at(path: str | Path) -> OpPredictor:
     """The predictor of the op table file ``path`` (``latkit profile --ops --out DIR``
     writes ``DIR/ops.json``), fitted once per process and file version. Raises
@@ -55,7 +59,7 @@ def op_predictor_at(path: str | Path) -> OpPredictor:
     stamp = path.stat().st_mtime
     cached = _PREDICTORS.get(str(path.resolve()))
     if cached is None or cached[0] != stamp:  # read the file only when it is new or changed
-        cached = (stamp, OpPredictor(OpTable.load(path)))
+        cached = (stamp, OpPredictor(OpTable.load(path, advice=USER_TABLE_ADVICE)))
         _PREDICTORS[str(path.resolve())] = cached
     return cached[1]
 
