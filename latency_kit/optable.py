@@ -42,6 +42,8 @@ from latency_kit.stats import LatencyStats
 
 SCHEMA = "latkit.optable"
 VERSION = 1
+# Devices that build op tables: ONNX Runtime's in-graph profiler, so far.
+OP_TABLE_DEVICES = ("cpu",)
 
 # Attributes that describe bookkeeping, not work: left out of the key.
 _IGNORED_ATTRS = {"activation_params", "epsilon", "alpha", "beta", "value", "to", "saturate",

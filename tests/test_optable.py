@@ -213,6 +213,7 @@ def test_cli_profile_ops_then_predict_model(home, models, unseen):
 
 @pytest.mark.parametrize("args, needle", [
     (["predict", "--device", "cpu", "--model", "MODEL"], "no op table for device cpu"),
+    (["predict", "--device", "pixel", "--model", "MODEL"], "only ONNX Runtime (--device cpu)"),
     (["profile", "--device", "tflite-cpu", "--ops", "--models", "DIR"], "cannot build one yet"),
     (["profile", "--device", "cpu", "--models", "DIR"], "add --ops"),
     (["profile", "--device", "cpu", "--ops", "--zoo", "imagenet"], "unknown zoo 'imagenet'"),

@@ -22,7 +22,7 @@ from latency_kit.backends.onnx_graph import executed_graph
 from latency_kit.backends.onnxruntime import OnnxRuntimeBackend
 from latency_kit.errors import LatkitError
 from latency_kit.measure.engine import measure_prepared
-from latency_kit.optable import OpTable
+from latency_kit.optable import OP_TABLE_DEVICES, OpTable
 
 # The fingerprint fields a resumed table must share with this run.
 _SAME = ("runtime", "runtime_version", "threads", "graph_optimization", "cpu_model", "opset")
@@ -77,7 +77,7 @@ def build_op_table(networks: Sequence[Network], path: str | Path, device: str = 
     for an existing table measured under another fingerprint (ORT version,
     threads, CPU).
     """
-    if device != "cpu":
+    if device not in OP_TABLE_DEVICES:
         raise LatkitError(f"per-operator tables are built with ONNX Runtime's profiler "
                           f"(--device cpu); device {device} cannot build one yet")
     names = [n.name for n in networks]

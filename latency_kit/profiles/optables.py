@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from latency_kit.errors import LatkitError
-from latency_kit.optable import OpTable
+from latency_kit.optable import OP_TABLE_DEVICES, OpTable
 from latency_kit.paths import profiles_dir
 from latency_kit.predict.opmodel import ModelPrediction, OpPredictor
 from latency_kit.profiles.names import default_profile_name
@@ -28,6 +28,10 @@ def op_table_path(device: str, threads: int = 1) -> Path:
 def load_op_table(device: str, threads: int = 1) -> OpTable:
     """The stored op table of ``device``; ``LatkitError`` saying how to build one when absent."""
     path = op_table_path(device, threads)
+    if not path.is_file() and device not in OP_TABLE_DEVICES:
+        raise LatkitError(f"no op table for device {device}: only ONNX Runtime (--device "
+                          f"{', '.join(OP_TABLE_DEVICES)}) builds op tables so far; measure the "
+                          f"model on the device instead: latkit measure --model FILE --device {device}")
     if not path.is_file():
         flag = f" --threads {threads}" if threads != 1 else ""
         raise LatkitError(f"no op table for device {device}{f' at {threads} threads' if threads != 1 else ''}; "
