@@ -53,7 +53,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, fields, replace
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
@@ -70,7 +70,8 @@ from nas.budget import BudgetContext, FeasibleRange
 from nas.evaluator import Evaluator, ranking_loss
 from nas.generator import Generator, fit_generator
 from nas.margin import fit_margin
-from nas.pnag import INFEASIBLE_FLOOR, PNAG, Generation, Pick, Settings, cached_features
+from nas.pnag import (INFEASIBLE_FLOOR, PNAG, Generation, Pick, Settings, cached_features,
+                      stored_networks)
 from nas.sources.base import AccuracySource, CostSource, held_archs
 
 Progress = Callable[[str, int, int], None]
@@ -218,21 +219,7 @@ class MultiDevicePNAG:
         rng = np.random.default_rng(s.seed)
         torch.manual_seed(s.seed)
         started = time.perf_counter()
-        self.sources_ = list(self.costs)
-        pool = self._pool()
-        self.pool_ms_ = self._source_ms(self.sources_, pool)
-        self.pool_feats_ = self.features(pool)
-        z = SourceScale.fit(self.pool_ms_).transform(self.pool_ms_)
-        live = np.array([i for i, a in enumerate(pool) if not self.space.is_degenerate(a)])
-        self.ref_idx_ = [int(live[i]) for i in select_references(z[live], self.pool_feats_[live],
-                                                                   self.shots)]
-        self.references_ = [pool[i] for i in self.ref_idx_]
-        self.train_devices_ = {
-            name: self._transfer(name, [n for n in self.sources_ if n != name],
-                                 self.pool_ms_[self.ref_idx_, k])
-            for k, name in enumerate(self.sources_)}
-        self.true_ranges_ = {name: _range(self.pool_ms_[:, k]) for k, name in enumerate(self.sources_)}
-        self._calibrate()
+        pool = self._prepare()
         tick("devices", 1, 1)
         # archive: part of M at random, the rest in active rounds near the devices' fronts
         held = held_archs(self.accuracy)
@@ -256,6 +243,82 @@ class MultiDevicePNAG:
         self._sweep_fronts(rng, tick)
         self.seconds_ = time.perf_counter() - started
         return self
+
+    def _prepare(self) -> list[Any]:
+        """Step 1 of :meth:`fit`, from the training devices' costs alone (no
+        accuracy query, no network): the pool, the references, each device's
+        few-shot model from the others, and the calibrated margin. Deterministic
+        for the settings' seed, so a stored model rebuilds it on load
+        (:meth:`from_state`). Returns the pool."""
+        self.sources_ = list(self.costs)
+        pool = self._pool()
+        self.pool_ms_ = self._source_ms(self.sources_, pool)
+        self.pool_feats_ = self.features(pool)
+        z = SourceScale.fit(self.pool_ms_).transform(self.pool_ms_)
+        live = np.array([i for i, a in enumerate(pool) if not self.space.is_degenerate(a)])
+        self.ref_idx_ = [int(live[i]) for i in select_references(z[live], self.pool_feats_[live],
+                                                                   self.shots)]
+        self.references_ = [pool[i] for i in self.ref_idx_]
+        self.train_devices_ = {
+            name: self._transfer(name, [n for n in self.sources_ if n != name],
+                                 self.pool_ms_[self.ref_idx_, k])
+            for k, name in enumerate(self.sources_)}
+        self.true_ranges_ = {name: _range(self.pool_ms_[:, k]) for k, name in enumerate(self.sources_)}
+        self._calibrate()
+        return pool
+
+    # -- a stored model ----------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        """The fitted model as JSON-able fields (:mod:`nas.multistore` writes them
+        to ``meta.json``): the constructor's settings, the training devices'
+        cost identities, the references and the archive (architecture, accuracy
+        value). The two networks' weights are ``evaluator_`` and
+        ``generator_``'s state dicts. What follows from the devices' costs
+        (pool, few-shot models, margin) is rebuilt on load, not stored."""
+        space = self.space
+        return {
+            "space": space.name,
+            "space_repr": repr(space),
+            "accuracy": self.accuracy.identity(),
+            "devices": {name: cost.identity() for name, cost in self.costs.items()},
+            "settings": asdict(self.settings),
+            "options": {"shots": self.shots, "safety": self.safety, "pool_size": self.pool_size,
+                        "margin_level": self.margin_level,
+                        "reference_noise": self.reference_noise, "noise_draws": self.noise_draws},
+            "references": [space.format(a) for a in self.references_],
+            "archive": [[space.format(a), v] for a, v in self.archive_],
+            "evaluator": self.evaluator_.config,
+            "generator": self.generator_.config,
+            "score": [self.score_mean_, self.score_std_],
+            "seconds": self.seconds_,
+        }
+
+    @classmethod
+    def from_state(cls, space: Any, accuracy: AccuracySource, costs: Mapping[str, CostSource],
+                   state: dict[str, Any], evaluator_weights: dict[str, Any],
+                   generator_weights: dict[str, Any]) -> "MultiDevicePNAG":
+        """A fitted model from :meth:`to_state`'s fields and the networks' state
+        dicts, for these sources (the caller checked their identities). The
+        device side is rebuilt from ``costs`` (:meth:`_prepare`); no accuracy
+        is queried. Raises ``LatkitError`` when the devices are not the ones
+        trained on, in the same order, or their costs now pick other
+        reference architectures."""
+        names = list(state["devices"])
+        if list(costs) != names:
+            raise LatkitError(f"the model was trained on devices {', '.join(names)} (in that "
+                              f"order), not {', '.join(costs)}")
+        model = cls(space, accuracy, costs, Settings(**state["settings"]), **state["options"])
+        model._prepare()
+        if [space.format(a) for a in model.references_] != state["references"]:
+            raise LatkitError("the training devices' costs now choose other reference "
+                              "architectures than the stored model's; retrain it")
+        model.archive_ = [(space.parse(a), float(v)) for a, v in state["archive"]]
+        model.archive_true_ms_ = model._source_ms(model.sources_, [a for a, _ in model.archive_])
+        model.evaluator_, model.generator_ = stored_networks(state, evaluator_weights,
+                                                            generator_weights)
+        model.score_mean_, model.score_std_ = (float(x) for x in state["score"])
+        model.seconds_ = float(state["seconds"])
+        return model
 
     def _query(self, archs: Sequence[Any]) -> None:
         """Query accuracy on ``archs`` (new ones only) and add them to the archive,

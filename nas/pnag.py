@@ -213,6 +213,17 @@ def check_objectives(cost: CostSource, accuracy: AccuracySource) -> None:
                           "ofa-predictor:PATH")
 
 
+def stored_networks(state: dict[str, Any], evaluator_weights: dict[str, Any],
+                    generator_weights: dict[str, Any]) -> tuple[Evaluator, Generator]:
+    """The evaluator and generator of a stored model, from their configs
+    (``state["evaluator"]``, ``state["generator"]``) and state dicts, in eval mode."""
+    evaluator = Evaluator(**state["evaluator"])
+    evaluator.load_state_dict(evaluator_weights)
+    generator = Generator(**state["generator"])
+    generator.load_state_dict(generator_weights)
+    return evaluator.eval(), generator.eval()
+
+
 def pareto_front(points: Sequence[tuple[Any, float, float]]) -> list[tuple[Any, float, float]]:
     """The Pareto front of ``(arch, value, cost)`` points: cost ascending, value
     strictly increasing. Of points with equal value the cheapest is kept; of
@@ -282,12 +293,8 @@ class PNAG:
                     state.get("extra_context", []))
         model.feasible_ = FeasibleRange.from_json(state["feasible"])
         model.context_ = BudgetContext(model.feasible_, model.extra_context)
-        model.evaluator_ = Evaluator(**state["evaluator"])
-        model.evaluator_.load_state_dict(evaluator_weights)
-        model.evaluator_.eval()
-        model.generator_ = Generator(**state["generator"])
-        model.generator_.load_state_dict(generator_weights)
-        model.generator_.eval()
+        model.evaluator_, model.generator_ = stored_networks(state, evaluator_weights,
+                                                            generator_weights)
         model.eval_fit_ = EvaluatorFit(**state["evaluator_fit"])
         model.report_ = FitReport(**state["report"])
         model.fallback_ = space.parse(state["fallback"])

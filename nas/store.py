@@ -131,11 +131,12 @@ def load(path: str | Path, space: Any, cost: Any, accuracy: Any) -> PNAG:
         raise CorruptFileError(f"{path / META} is not a latkit nas model")
     if meta.get("version") != VERSION:
         raise CorruptFileError(f"{path} has nas model version {meta.get('version')}; expected {VERSION}")
-    return PNAG.from_state(space, cost, accuracy, meta, _weights(path / EVALUATOR),
-                           _weights(path / GENERATOR))
+    return PNAG.from_state(space, cost, accuracy, meta, read_weights(path / EVALUATOR),
+                           read_weights(path / GENERATOR))
 
 
-def _weights(path: Path) -> dict[str, Any]:
+def read_weights(path: Path) -> dict[str, Any]:
+    """A state dict saved by ``torch.save`` (``weights_only``); ``CorruptFileError`` if unreadable."""
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except (OSError, RuntimeError) as exc:

@@ -222,3 +222,51 @@ def test_conformal_quantile_and_held_out_coverage():
     assert margin.log_bound == pytest.approx(0.3)              # pooled, c is in
     with pytest.raises(LatkitError, match="at least 2 devices"):
         fit_margin({"a": r})
+
+
+def test_a_stored_model_answers_as_the_trained_one(trained, tmp_path):
+    """Saved and loaded (nas.multistore), the model rebuilds its device side from
+    the same costs and gives the same references, margin and answers, and the
+    same fresh search for a seed: no training, no accuracy query."""
+    from latency_kit.errors import CorruptFileError
+    from nas.multistore import load, save
+
+    space, model, unseen = trained
+    save(model, tmp_path / "multi")
+    loaded = load(tmp_path / "multi", space, model.accuracy, model.costs)
+    assert loaded.references_ == model.references_ and loaded.archive_ == model.archive_
+    assert loaded.margin_ == model.margin_
+    measured = unseen.cost_many(model.references_)
+    a, b = model.device("dev4", measured), loaded.device("dev4", measured)
+    answered = 0
+    for budget in np.exp(np.linspace(np.log(a.feasible.low), np.log(a.feasible.high), 6)[1:-1]):
+        try:
+            first = model.generate(a, float(budget), n=2)
+        except LatkitError:
+            continue
+        again = loaded.generate(b, float(budget), n=2)
+        assert [(p.arch, p.cost, p.value, p.score) for p in again.picks] == \
+            [(p.arch, p.cost, p.value, p.score) for p in first.picks]
+        assert (again.factor, again.coverage) == (first.factor, first.coverage)
+        answered += 1
+    assert answered >= 2
+    budget = float(np.sqrt(a.feasible.low * a.feasible.high))
+    assert loaded.search(b, budget, seed=3).best.arch == model.search(a, budget, seed=3).best.arch
+
+    class Other(type(unseen)):
+        def identity(self):
+            return "OtherCost"
+
+    names = list(model.costs)
+    with pytest.raises(LatkitError, match="trained on devices"):
+        load(tmp_path / "multi", space, model.accuracy, dict(reversed(list(model.costs.items()))))
+    changed = dict(model.costs)
+    changed[names[0]] = Other.__new__(Other)
+    changed[names[0]].__dict__.update(model.costs[names[0]].__dict__)
+    with pytest.raises(LatkitError, match=f"costs of {names[0]} changed"):
+        load(tmp_path / "multi", space, model.accuracy, changed)
+    with pytest.raises(LatkitError, match="trained on space"):
+        load(tmp_path / "multi", get_space("nb201"), model.accuracy, model.costs)
+    (tmp_path / "multi" / "meta.json").write_text("{not json")
+    with pytest.raises(CorruptFileError, match="give the directory"):
+        load(tmp_path / "multi", space, model.accuracy, model.costs)
