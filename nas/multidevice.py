@@ -580,7 +580,7 @@ class MultiDevicePNAG:
         factor, coverage, level = self._factor(device, safety)
         view = _DeviceView(self, device, _MarginCost(self.space, device, factor), device.feasible)
         try:
-            result = view.search(budget, n, **options)
+            result = view.search(budget, n, **{**options, "margin_level": None})  # cost has it
         except LatkitError as exc:
             if factor <= 1.0 or not str(exc).startswith("no architecture under"):
                 raise

@@ -704,11 +704,12 @@ class PNAG:
 
     def search(self, budget: Budget | float | str, n: int = 1, *, candidates: int | None = None,
                rerank: int | None = None, archive: bool | None = None,
-               seed: int = 0) -> Generation:
+               seed: int = 0, margin_level: float | None = DEFAULT_LEVEL) -> Generation:
         """A fresh search for one budget with the trained generator and evaluator.
 
         Samples ``candidates`` architectures for the budget (half at
-        temperature 1, half hotter, plus the greedy one), keeps those that fit,
+        temperature 1, half hotter, plus the greedy one), keeps those that fit
+        (their cost times the margin at ``margin_level``, as in :meth:`generate`),
         orders them by R, queries the accuracy source on the ``rerank`` best
         and returns the most accurate, also considering queried architectures
         that fit when ``archive``. With ``rerank=0, archive=False`` the choice
@@ -719,38 +720,42 @@ class PNAG:
         if not hasattr(self, "generator_"):
             raise RuntimeError("PNAG.search needs a fitted or loaded model")
         with one_torch_thread():
-            return self._search(budget, n, candidates, rerank, archive, seed)
+            return self._search(budget, n, candidates, rerank, archive, seed, margin_level)
 
     def _search(self, budget: Budget | float | str, n: int, candidates: int | None,
-                rerank: int | None, archive: bool | None, seed: int) -> Generation:
+                rerank: int | None, archive: bool | None, seed: int,
+                margin_level: float | None) -> Generation:
         start = time.perf_counter()
         s = self.settings
         candidates = s.candidates if candidates is None else candidates
         rerank = s.rerank if rerank is None else rerank
         archive = s.archive if archive is None else archive
-        value, note = self.feasible_.check(budget)
+        margin, factor = self.margin(margin_level), self.margin_factor(margin_level)
+        value, note = self.feasible_.check(budget, factor)
+        limit = value / factor
         queries_before = self.lookups.accuracy_queries
         rng = torch.Generator().manual_seed(seed)
         pool: dict[Any, float] = {}
         for attempt in range(3):  # hotter each time nothing sampled fits
-            archs = self._sample(value, candidates, rng, 0.5 * attempt, greedy=attempt == 0)
+            archs = self._sample(limit, candidates, rng, 0.5 * attempt, greedy=attempt == 0)
             costs = self.lookups.cost_many(archs)
-            pool.update({a: c for a, c in zip(archs, costs) if c <= value})
+            pool.update({a: c for a, c in zip(archs, costs) if c <= limit})
             if pool:
                 break
         n_sampled = len(archs)
         fallback_cost = self.lookups.cost_many([self.fallback_])[0]
-        if not pool and fallback_cost <= value:
+        if not pool and fallback_cost <= limit:
             pool[self.fallback_] = fallback_cost
         known: dict[Any, float] = {}
         if archive:
             for arch, acc, cost in self.archive_:
-                if cost <= value:
+                if cost <= limit:
                     pool.setdefault(arch, cost)
                     known[arch] = acc
         if not pool:
+            kept = "" if margin is None else f" divided by its margin (x{margin.factor:.3f})"
             raise LatkitError(
-                f"no architecture under {budget} was found; the feasible range is "
+                f"no architecture under {budget}{kept} was found; the feasible range is "
                 f"{self.feasible_.describe()}")
         ranked = list(pool)
         scores = self.score(ranked, np.full(len(ranked), value))
@@ -770,7 +775,8 @@ class PNAG:
         picks = [Pick(a, float(pool[a]), known.get(a, float("nan")), score_of[a],
                       "generator" if a in queried else "archive") for a in chosen]
         return Generation(value, self.unit, picks, note, n_sampled, len(pool),
-                          self.lookups.accuracy_queries - queries_before, time.perf_counter() - start)
+                          self.lookups.accuracy_queries - queries_before, time.perf_counter() - start,
+                          margin)
 
     def describe_budget(self, value: float) -> str:
         return format_cost(value, self.unit)

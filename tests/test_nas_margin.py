@@ -108,6 +108,12 @@ def test_generate_keeps_the_margin_and_never_gets_worse(latkit_home):
         assert bare.best.value >= kept.best.value and bare.margin is None
         assert kept.best.value >= previous
         previous = kept.best.value
+    # a fresh search keeps the same margin
+    middle = float(np.sqrt(model.feasible_.low * model.feasible_.high))
+    searched = model.search(middle, n=3, seed=1)
+    assert searched.margin is model.margin()
+    assert all(p.cost * factor <= middle + 1e-9 for p in searched.picks)
+    assert model.search(middle, seed=1, margin_level=None).margin is None
 
 
 # HELP's split (benchmarks/_common.py): 13 source devices, 6 unseen ones
