@@ -198,6 +198,7 @@ def generate(space, devices, cost_spec, accuracy_spec, name, preset, seed, budge
         raise LatkitError("--export needs -o DIR to write the networks into")
     targets = _targets(devices, cost_spec, name)
     plan = _plan(budgets, targets)
+    _check_units(plan, cost_spec)
     if verify and all_fit:
         raise LatkitError("--verify measures one device's answers; leave out --all-fit")
     if all_fit:
@@ -283,6 +284,20 @@ def _targets(devices: tuple[str, ...], cost_spec: str | None, name: str | None) 
     return list(devices) or [None]
 
 
+def _check_units(plan: dict[Any, list[Any]], cost_spec: str | None) -> None:
+    """Refuse a budget in the other unit than the cost's before anything trains."""
+    from latency_kit.errors import LatkitError
+    from nas.sources.costs import cost_unit
+
+    unit = cost_unit(cost_spec)
+    for budget in (b for budgets in plan.values() for b in budgets):
+        if budget.unit != unit:
+            want = ("a MAdds budget such as 300M (a bare number is read as ms)" if unit == "madds"
+                    else "a time such as 20ms")
+            raise LatkitError(f"budget {budget} is in {budget.unit} but the cost is in {unit}; "
+                              f"give {want}")
+
+
 def _plan(budgets: tuple[str, ...], targets: list[Any]) -> dict[Any, list[Any]]:
     from latency_kit.errors import LatkitError
     from latency_kit.units import parse_budget
@@ -331,10 +346,11 @@ def _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain
             out.print(line, soft_wrap=True, highlight=False)
     for i, (row, answer) in enumerate(zip(rows, answers), 1):
         table = Table()
-        for column in ("device", "budget", f"predicted {cost_key.replace('_', ' ')}", "margin"):
+        for column in ("device", "budget", _cost_column(first.unit), "margin"):
             table.add_column(column)
         for d in targets:
-            table.add_row(d, models[d].describe_budget(answer.budgets[d]), f"{answer.costs[d]:g}",
+            table.add_row(d, models[d].describe_budget(answer.budgets[d]),
+                          _cost_cell(first.unit, answer.costs[d]),
                           _margin_cell(answer.margins[d], answer.costs[d]))
         out.print(table)
         out.print(f"{i}: {row['arch']} ({first.label.replace('_', ' ')} {answer.value:.4g}; "
@@ -400,6 +416,16 @@ def front(space, devices, cost_spec, accuracy_spec, name, preset, seed, points, 
 
 def _cost_field(unit: str) -> tuple[str, str]:
     return ("budget_madds", "madds") if unit == "madds" else ("budget_ms", "latency_ms")
+
+
+def _cost_column(unit: str) -> str:
+    """The answers table's cost header: a latency is predicted, MAdds are counted."""
+    return "MAdds" if unit == "madds" else "predicted latency ms"
+
+
+def _cost_cell(unit: str, value: float) -> str:
+    """A cost as the budgets are written: 12.3 (ms) or 295.1M (MAdds)."""
+    return f"{value / 1e6:.4g}M" if unit == "madds" else f"{value:g}"
 
 
 def _context(model) -> dict[str, Any]:
@@ -501,19 +527,20 @@ def _print_answers(model, rows: list[dict[str, Any]], title: str, margin=None) -
     context = _context(model)
     measured = ", ".join(f"{k} {context[k]}" for k in ("batch", "precision") if k in context)
     out = console(stderr=False)
-    out.print(f"feasible range {model.feasible_.describe()} on {context['device']}"
+    where = "MAdds counted on the network" if model.unit == "madds" else f"on {context['device']}"
+    out.print(f"feasible range {model.feasible_.describe()}, {where}"
               + (f" ({measured})" if measured else "") + f"; {label} from "
               + model.accuracy.describe(), soft_wrap=True, highlight=False)
     out.print(title, soft_wrap=True, highlight=False)
     table = Table()
-    for column in ("#", "budget", f"predicted {cost_key.replace('_', ' ')}", "margin", label):
+    for column in ("#", "budget", _cost_column(model.unit), "margin", label):
         table.add_column(column)
     numbered = []
     for row in rows:
         for i, pick in enumerate([row] + row.get("alternatives", [])):
             numbered.append(pick["arch"])
             table.add_row(str(len(numbered)), model.describe_budget(row[budget_key]) if i == 0 else "",
-                          f"{pick[cost_key]:g}", _margin_cell(margin, pick[cost_key]),
+                          _cost_cell(model.unit, pick[cost_key]), _margin_cell(margin, pick[cost_key]),
                           f"{pick[model.label]:.4g}")
     out.print(table)
     if (line := _margin_line(margin)) is not None:

@@ -72,3 +72,23 @@ def test_a_number_is_a_budget_in_the_cost_unit():
     with pytest.raises(LatkitError, match="MAdds budget"):
         madds.check(Budget(20.0, "ms"))
     assert FeasibleRange(1.0, 100.0, "ms").check(np.float64(20.0)) == (20.0, None)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--cost", "madds", "--accuracy", "proxy:params", "--budget", "300"],
+     "is in ms but the cost is in madds; give a MAdds budget such as 300M"),
+    (["--device", "amd-epyc-ort-1t", "--budget", "300M"],
+     "is in madds but the cost is in ms; give a time such as 20ms"),
+])
+def test_a_budget_in_the_wrong_unit_is_refused_before_training(latkit_home, args, message):
+    """The CLI knows the cost's unit from --cost/--device, so it refuses the
+    budget in one line before anything is trained (no model is stored)."""
+    from click.testing import CliRunner
+
+    from latency_kit.cli import main
+    from nas.store import models_dir
+
+    result = CliRunner().invoke(main, ["nas", "generate", *args])
+    assert result.exit_code != 0 and message in result.output
+    assert "Traceback" not in result.output
+    assert not models_dir().exists() or not any(models_dir().iterdir())

@@ -193,6 +193,16 @@ class MAddsCost(CostSource):
         return f"madds:{self.space!r}"
 
 
+MADDS_NAMES = ("madds", "macs", "flops")  # --cost names of MAddsCost
+
+
+def cost_unit(spec: str | None) -> str:
+    """The unit of the cost a ``--cost SPEC`` names (``madds`` or ``ms``; a
+    device's profile and a table are in ms), known before the source is
+    built, so a budget in the other unit is refused before any training."""
+    return "madds" if spec is not None and spec.strip().lower() in MADDS_NAMES else "ms"
+
+
 def resolve_cost(spec: str | None, device: str | None, space: SearchSpace | None) -> CostSource:
     """The cost source for ``--device NAME`` or ``--cost SPEC`` (exactly one of them).
 
@@ -205,7 +215,7 @@ def resolve_cost(spec: str | None, device: str | None, space: SearchSpace | None
     if space is None:
         raise LatkitError("a --cost source needs a search space; pass --space")
     text = spec.strip()
-    if text.lower() in ("madds", "macs", "flops"):
+    if text.lower() in MADDS_NAMES:
         return MAddsCost(space)
     if text.startswith("table:") and len(text) > len("table:"):
         return TableCost.from_file(text[len("table:"):], space)
