@@ -171,12 +171,18 @@ class MultiDevicePNAG:
         return np.stack([np.asarray(self.costs[n].cost_many(list(archs)), dtype=float)
                          for n in names], axis=1)
 
-    def _transfer(self, name: str, sources: list[str], reference_ms: np.ndarray) -> DeviceModel:
-        """Few-shot device model of ``name`` from its reference latencies."""
+    def _transfer(self, name: str, sources: list[str], reference_ms: np.ndarray,
+                  measured: Sequence[Any] | None = None) -> DeviceModel:
+        """Few-shot device model of ``name`` from its latencies on the references,
+        or on the architectures ``measured`` (then the embedding is the model's
+        prediction at the references)."""
         cols = [self.sources_.index(s) for s in sources]
         scale = SourceScale.fit(self.pool_ms_[:, cols])
-        model = FewShotTransfer().fit(scale.transform(self.pool_ms_[self.ref_idx_][:, cols]),
-                                      reference_ms, self.pool_feats_[self.ref_idx_])
+        if measured is None:
+            at, feats = self.pool_ms_[self.ref_idx_][:, cols], self.pool_feats_[self.ref_idx_]
+        else:
+            at, feats = self._source_ms(sources, measured), self.features(measured)
+        model = FewShotTransfer().fit(scale.transform(at), reference_ms, feats)
 
         def predict(archs: Sequence[Any]) -> np.ndarray:
             archs = list(archs)
@@ -184,8 +190,8 @@ class MultiDevicePNAG:
                                  self.features(archs))
 
         pool_pred = model.predict(scale.transform(self.pool_ms_[:, cols]), self.pool_feats_)
-        return DeviceModel(name, embedding_of(reference_ms), predict, _range(pool_pred),
-                           model.loo_rmse_log_)
+        embedding = embedding_of(reference_ms if measured is None else pool_pred[self.ref_idx_])
+        return DeviceModel(name, embedding, predict, _range(pool_pred), model.loo_rmse_log_)
 
     def device(self, name: str, reference_ms: Sequence[float] | Mapping[Any, float]) -> DeviceModel:
         """The model of a new device from its latencies on :attr:`references_`.
@@ -207,6 +213,39 @@ class MultiDevicePNAG:
             raise LatkitError(f"device {name!r} needs {len(self.references_)} reference "
                               f"measurements, got {len(values)}")
         return self._transfer(name, list(self.sources_), np.asarray(values, dtype=float))
+
+    def device_from(self, name: str, measured: Mapping[Any, float]) -> DeviceModel:
+        """A new device from its ms on any architectures, such as a few-shot
+        profile's measurements (:meth:`device_from_profile`): where they cover
+        :attr:`references_` this is :meth:`device`; otherwise the few-shot
+        model is fitted on the measured architectures, and the device's
+        embedding is its prediction at the references. The margin is the
+        model's, in units of this fit's leave-one-out error. Raises
+        ``LatkitError`` with fewer than 3 measurements or a non-positive one."""
+        given = {self.space.parse(k) if isinstance(k, str) else k: float(v)
+                 for k, v in measured.items()}
+        if all(a in given for a in self.references_):
+            return self.device(name, given)
+        if len(given) < 3:
+            raise LatkitError(f"device {name!r} needs at least 3 measurements, got {len(given)}")
+        ms = np.array(list(given.values()), dtype=float)
+        if not np.all(np.isfinite(ms) & (ms > 0)):
+            raise LatkitError(f"device {name!r}: every measurement must be a positive ms")
+        return self._transfer(name, list(self.sources_), ms, list(given))
+
+    def device_from_profile(self, profile: Any) -> DeviceModel:
+        """A new device from a few-shot profile (``latkit profile --few-shot``,
+        :class:`latency_kit.profiles.fewshot.FewShotProfile`): its measured
+        architectures and ms (:meth:`device_from`). Raises ``LatkitError`` for
+        a profile of another space or one without measurements."""
+        if str(profile.meta.get("space")) != self.space.name:
+            raise LatkitError(f"profile {profile.name!r} is for space {profile.meta.get('space')}, "
+                              f"not {self.space.name}")
+        rows = getattr(profile, "measurements", None)
+        if not rows:
+            raise LatkitError(f"profile {profile.name!r} holds no whole-network measurements; "
+                              "give a few-shot profile")
+        return self.device_from(profile.name, {r["arch"]: r["value_ms"] for r in rows})
 
     def _arch_input(self, device: DeviceModel, archs: Sequence[Any], feats: np.ndarray) -> np.ndarray:
         u = device.position(device.predict(archs))[:, None].astype(np.float32)

@@ -270,3 +270,41 @@ def test_a_stored_model_answers_as_the_trained_one(trained, tmp_path):
     (tmp_path / "multi" / "meta.json").write_text("{not json")
     with pytest.raises(CorruptFileError, match="give the directory"):
         load(tmp_path / "multi", space, model.accuracy, model.costs)
+
+
+def test_a_device_joins_from_measurements_of_any_networks(trained):
+    """A few-shot profile measures its own reference networks, not necessarily
+    the model's: the device joins from any measured networks, and its answers
+    still fit its true latency; measurements that cover the references are
+    exactly ``device()``."""
+    space, model, unseen = trained
+    covering = dict(zip(model.references_, unseen.cost_many(model.references_)))
+    assert np.array_equal(model.device_from("dev4", covering).embedding,
+                          model.device("dev4", list(covering.values())).embedding)
+    rng = np.random.default_rng(5)
+    others = [space.sample(rng) for _ in range(10)]
+    device = model.device_from("dev4", dict(zip(others, unseen.cost_many(others))))
+    assert device.embedding.shape == model.device("dev4", list(covering.values())).embedding.shape
+    answered = 0
+    for budget in np.exp(np.linspace(np.log(device.feasible.low), np.log(device.feasible.high), 6)[1:-1]):
+        try:
+            result = model.generate(device, float(budget))
+        except LatkitError:
+            continue
+        answered += 1
+        assert float(unseen.cost_many([result.best.arch])[0]) <= budget
+    assert answered >= 2
+    with pytest.raises(LatkitError, match="at least 3 measurements"):
+        model.device_from("x", dict(zip(others[:2], [1.0, 2.0])))
+    with pytest.raises(LatkitError, match="positive ms"):
+        model.device_from("x", dict(zip(others[:3], [1.0, -2.0, 3.0])))
+
+    class Profile:  # what device_from_profile reads of a FewShotProfile
+        name, meta = "phone-x", {"space": "ofa-mbv3"}
+        measurements = [{"arch": space.format(a), "value_ms": float(v)}
+                        for a, v in zip(others, unseen.cost_many(others))]
+
+    assert np.array_equal(model.device_from_profile(Profile()).embedding, device.embedding)
+    Profile.meta = {"space": "nb201"}
+    with pytest.raises(LatkitError, match="is for space nb201"):
+        model.device_from_profile(Profile())
