@@ -5,11 +5,13 @@ Device: ONNX Runtime on this CPU, 1 thread, batch 1 (latkit's ``cpu``).
 1. Builds the op table from the training networks, exactly as
    ``latkit profile --device cpu --ops`` does (the ``train`` zoo of
    :mod:`latency_kit.convert.zoo`, varied depth, width, kernel, patch and
-   resolution of ViT, ResNet, ConvNeXt, MobileNetV2 and EfficientNet, and 6
-   sampled ofa-mbv3 architectures), timing the export and the build apart.
+   resolution of ViT, ResNet, ConvNeXt, MobileNetV2 and EfficientNet, one or
+   two of nine more families, small RegNet and Swin variants, and 6 sampled
+   ofa-mbv3 architectures), timing the export and the build apart.
 2. Takes the held-out networks: the ``standard`` zoo, published
-   configurations none of which is a training network; Swin, MobileViT,
-   RegNet, MobileNetV1 and PoolFormer are families absent from training.
+   configurations none of which is a training network; MobileViT,
+   MobileNetV1 and PoolFormer are families absent from training
+   (``UNSEEN_FAMILIES``).
 3. Measures their truth in ``--processes`` fresh processes, each the median
    of ``--rounds`` interleaved rounds (``measure_interleaved``, as ``latkit
    validate``), combined at the processes' common level
