@@ -527,8 +527,8 @@ def _print_answers(model, rows: list[dict[str, Any]], title: str, margin=None) -
     context = _context(model)
     measured = ", ".join(f"{k} {context[k]}" for k in ("batch", "precision") if k in context)
     out = console(stderr=False)
-    where = "MAdds counted on the network" if model.unit == "madds" else f"on {context['device']}"
-    out.print(f"feasible range {model.feasible_.describe()}, {where}"
+    where = ", MAdds counted on the network" if model.unit == "madds" else f" on {context['device']}"
+    out.print(f"feasible range {model.feasible_.describe()}{where}"
               + (f" ({measured})" if measured else "") + f"; {label} from "
               + model.accuracy.describe(), soft_wrap=True, highlight=False)
     out.print(title, soft_wrap=True, highlight=False)

@@ -33,8 +33,9 @@ x3.8 against x1.9 on raspi4). Answers sit on the front, and there the pooled
 bound already kept every answer within budget
 (``benchmarks/multidevice_nb201.py``: 120 of 120 at 95%, per-device PNAG on
 10-shot costs, 2.18 pp mean regret); the two-step one kept 119 of 119 and
-left one budget unanswered, at 3.79 pp. So budgets use the pooled bound, and the count of held-out devices
-it met is reported with it. With 2 or 3 source devices neither bound holds
+left one budget unanswered, at 3.79 pp. So budgets use the pooled bound,
+and the count of held-out devices it met is reported with it. With 2 or 3
+source devices neither bound holds
 (77-88% on average): too few devices to measure on, which
 :class:`BudgetMargin` flags (``few_groups``).
 
