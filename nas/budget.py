@@ -28,6 +28,17 @@ def format_cost(value: float, unit: str) -> str:
     return str(Budget(float(value), unit))
 
 
+def check_unit(budget: Budget, unit: str, context: str = "") -> None:
+    """``LatkitError`` (ending in ``context``) when ``budget`` is not in the cost's
+    ``unit`` (``"ms"`` or ``"madds"``): the one rule for a unit mix-up, used
+    before training (the CLI) and at generation (:meth:`FeasibleRange.check`)."""
+    if budget.unit != unit:
+        want = ("a MAdds budget such as 300M (a bare number is read as ms)" if unit == "madds"
+                else "a time such as 20ms")
+        raise LatkitError(f"budget {budget} is in {budget.unit} but the cost is in {unit}; "
+                          f"give {want}{context}")
+
+
 @dataclass
 class FeasibleRange:
     """The smallest and largest cost an architecture of the space can have.
@@ -62,11 +73,7 @@ class FeasibleRange:
             budget = Budget(float(budget), self.unit)  # type: ignore[arg-type]  # "ms" or "madds"
         elif not isinstance(budget, Budget):
             budget = parse_budget(budget)
-        if budget.unit != self.unit:
-            want = "a MAdds budget such as 300M" if self.unit == "madds" else "a time such as 20ms"
-            raise LatkitError(
-                f"budget {budget} is in {budget.unit} but the cost source is in {self.unit}; "
-                f"give {want} (feasible range {self.describe()})")
+        check_unit(budget, self.unit, f" (feasible range {self.describe()})")
         if budget.value < self.low:
             raise LatkitError(
                 f"budget {budget} is below the smallest feasible cost of this space; "

@@ -286,16 +286,12 @@ def _targets(devices: tuple[str, ...], cost_spec: str | None, name: str | None) 
 
 def _check_units(plan: dict[Any, list[Any]], cost_spec: str | None) -> None:
     """Refuse a budget in the other unit than the cost's before anything trains."""
-    from latency_kit.errors import LatkitError
+    from nas.budget import check_unit
     from nas.sources.costs import cost_unit
 
     unit = cost_unit(cost_spec)
     for budget in (b for budgets in plan.values() for b in budgets):
-        if budget.unit != unit:
-            want = ("a MAdds budget such as 300M (a bare number is read as ms)" if unit == "madds"
-                    else "a time such as 20ms")
-            raise LatkitError(f"budget {budget} is in {budget.unit} but the cost is in {unit}; "
-                              f"give {want}")
+        check_unit(budget, unit)
 
 
 def _plan(budgets: tuple[str, ...], targets: list[Any]) -> dict[Any, list[Any]]:

@@ -200,8 +200,7 @@ class MultiDevicePNAG:
         {architecture or string: ms} that covers every reference.
         """
         if isinstance(reference_ms, Mapping):
-            given = {self.space.parse(k) if isinstance(k, str) else k: float(v)
-                     for k, v in reference_ms.items()}
+            given = self._by_arch(reference_ms)
             missing = [self.space.format(a) for a in self.references_ if a not in given]
             if missing:
                 raise LatkitError(f"device {name!r} lacks measurements of {len(missing)} reference "
@@ -214,6 +213,11 @@ class MultiDevicePNAG:
                               f"measurements, got {len(values)}")
         return self._transfer(name, list(self.sources_), np.asarray(values, dtype=float))
 
+    def _by_arch(self, measured: Mapping[Any, float]) -> dict[Any, float]:
+        """{architecture: ms} from keys that are architectures or their strings."""
+        return {self.space.parse(k) if isinstance(k, str) else k: float(v)
+                for k, v in measured.items()}
+
     def device_from(self, name: str, measured: Mapping[Any, float]) -> DeviceModel:
         """A new device from its ms on any architectures, such as a few-shot
         profile's measurements (:meth:`device_from_profile`): where they cover
@@ -222,8 +226,7 @@ class MultiDevicePNAG:
         embedding is its prediction at the references. The margin is the
         model's, in units of this fit's leave-one-out error. Raises
         ``LatkitError`` with fewer than 3 measurements or a non-positive one."""
-        given = {self.space.parse(k) if isinstance(k, str) else k: float(v)
-                 for k, v in measured.items()}
+        given = self._by_arch(measured)
         if all(a in given for a in self.references_):
             return self.device(name, given)
         if len(given) < 3:

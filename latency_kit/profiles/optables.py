@@ -28,11 +28,12 @@ def op_table_path(device: str, threads: int = 1) -> Path:
 def load_op_table(device: str, threads: int = 1) -> OpTable:
     """The stored op table of ``device``; ``LatkitError`` saying how to build one when absent."""
     path = op_table_path(device, threads)
-    if not path.is_file() and device not in OP_TABLE_DEVICES:
-        raise LatkitError(f"no op table for device {device}: only ONNX Runtime (--device "
-                          f"{', '.join(OP_TABLE_DEVICES)}) builds op tables so far; measure the "
-                          f"model on the device instead: latkit measure --model FILE --device {device}")
     if not path.is_file():
+        if device not in OP_TABLE_DEVICES:
+            raise LatkitError(f"no op table for device {device}: only ONNX Runtime (--device "
+                              f"{', '.join(OP_TABLE_DEVICES)}) builds op tables so far; measure "
+                              f"the model on the device instead: latkit measure --model FILE "
+                              f"--device {device}")
         flag = f" --threads {threads}" if threads != 1 else ""
         raise LatkitError(f"no op table for device {device}{f' at {threads} threads' if threads != 1 else ''}; "
                           f"build one with: latkit profile --device {device} --ops{flag}")
