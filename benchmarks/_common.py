@@ -9,9 +9,12 @@ the package's readers (:func:`latency_kit.formats.arch_tables.read_index`,
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 import numpy as np
 
@@ -36,3 +39,36 @@ def help_nb201(refdata: Path, devices: Iterable[str]) -> tuple[list[str], dict[s
         rows = read_help(root / "latency" / f"{device}.pt", index).rows  # position order
         latency[device] = np.array([float(value) for _, value, _ in rows])
     return archs, latency
+
+
+def note10_arguments(parser: argparse.ArgumentParser) -> None:
+    """The Note10 benchmarks' shared flags: --preset, --seed, --set KEY=VALUE, --strong."""
+    parser.add_argument("--preset", default="fast", choices=["fast", "bench", "tiny"])
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--set", dest="overrides", action="append", default=[],
+                        metavar="KEY=VALUE", help="override one PNAG setting (repeatable)")
+    parser.add_argument("--strong", type=int, default=50,
+                        help="EVO reference: this many times PNAG's accuracy queries")
+
+
+def setting_overrides(pairs: Iterable[str]) -> dict[str, Any]:
+    """``["archs=500", "seed_share=0.2"]`` -> ``{"archs": 500, "seed_share": 0.2}``."""
+    return {k: json.loads(v) for k, _, v in (p.partition("=") for p in pairs)}
+
+
+def note10_sources(folder: Path) -> tuple[Any, Any, Any] | None:
+    """(ofa-mbv3 space, OFA's Note10 LUT imported into ``folder`` as a cost source,
+    OFA's published accuracy predictor), or None when the reference data lacks them."""
+    luts = sorted((REFDATA / "ofa" / "note10_lut").glob("*_lookup_table.yaml"))
+    predictor = REFDATA / "ofa" / "acc_predictor.pth"
+    if not luts or not predictor.is_file():
+        print(f"Note10 LUTs or predictor not found under {REFDATA}", file=sys.stderr)
+        return None
+    from latency_kit.formats import import_tables
+    from latency_kit.spaces import get_space
+    from nas.sources.accuracy import OFAPredictorAccuracy
+    from nas.sources.costs import ProfileCost
+
+    space = get_space("ofa-mbv3")
+    profile = import_tables("ofa-yaml", luts, "note10", out=Path(folder) / "note10")
+    return space, ProfileCost(space, profile), OFAPredictorAccuracy(space, predictor)

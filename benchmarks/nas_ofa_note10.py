@@ -27,7 +27,6 @@ feasible range, never worse for a larger budget.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import REFDATA
+from _common import REFDATA, note10_arguments, note10_sources, setting_overrides
 
 BUDGETS = [15, 20, 25, 30, 35, 40, 45, 50, 55, 60]
 
@@ -73,35 +72,20 @@ def monotone_violations(model, points: int = 50) -> tuple[int, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--preset", default="fast", choices=["fast", "bench", "tiny"])
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--set", dest="overrides", action="append", default=[],
-                        metavar="KEY=VALUE", help="override one PNAG setting (repeatable)")
-    parser.add_argument("--strong", type=int, default=50,
-                        help="EVO reference: this many times PNAG's accuracy queries")
+    note10_arguments(parser)
     args = parser.parse_args()
-    luts = sorted((REFDATA / "ofa" / "note10_lut").glob("*_lookup_table.yaml"))
-    predictor = REFDATA / "ofa" / "acc_predictor.pth"
-    if not luts or not predictor.is_file():
-        print(f"Note10 LUTs or predictor not found under {REFDATA}", file=sys.stderr)
-        return 2
 
-    from latency_kit.formats import import_tables
-    from latency_kit.spaces import get_space
-    from nas.sources.accuracy import OFAPredictorAccuracy
     from nas.baselines import get_baseline
-    from nas.sources.costs import ProfileCost
     from nas.pnag import PNAG, settings_for
 
-    space = get_space("ofa-mbv3")
     with tempfile.TemporaryDirectory() as tmp:
-        profile = import_tables("ofa-yaml", luts, "note10", out=Path(tmp) / "note10")
-        cost = ProfileCost(space, profile)
-        accuracy = OFAPredictorAccuracy(space, predictor)
+        sources = note10_sources(Path(tmp))
+        if sources is None:
+            return 2
+        space, cost, accuracy = sources
         published = published_nets(cost, accuracy)
-        overrides = {k: json.loads(v) for k, _, v in (o.partition("=") for o in args.overrides)}
-        model = PNAG(space, cost, accuracy,
-                     settings_for(accuracy, args.preset, seed=args.seed, **overrides))
+        model = PNAG(space, cost, accuracy, settings_for(accuracy, args.preset, seed=args.seed,
+                                                         **setting_overrides(args.overrides)))
         start = time.perf_counter()
         model.fit()
         train_s = time.perf_counter() - start

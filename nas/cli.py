@@ -325,7 +325,7 @@ def _generate_all_fit(space, targets, plan, accuracy_spec, preset, seed, retrain
     budget_key, cost_key = _cost_field(first.unit)
     rows = [{"arch": first.space.format(a.arch), first.label: round(a.value, 4),
              "devices": [{"device": d, budget_key: round(a.budgets[d], 4),
-                          cost_key: round(a.costs[d], 4), **_margin_json(a.margins[d], a.costs[d])}
+                          cost_key: _down(a.costs[d]), **_margin_json(a.margins[d], a.costs[d])}
                          for d in targets],
              "candidates": a.checked, "fitting_all": a.fitting} for a in answers]
     if as_json:
@@ -441,7 +441,7 @@ def _result_json(model, result, device: str | None = None) -> dict[str, Any]:
     budget_key, cost_key = _cost_field(model.unit)
 
     def pick_json(pick) -> dict[str, Any]:
-        return {"arch": model.space.format(pick.arch), cost_key: round(pick.cost, 4),
+        return {"arch": model.space.format(pick.arch), cost_key: _down(pick.cost),
                 model.label: round(pick.value, 4)}
 
     row = {budget_key: result.budget, **pick_json(result.best),
@@ -460,9 +460,17 @@ def _margin_json(margin, cost: float) -> dict[str, Any]:
     :class:`nas.margin.BudgetMargin` or ``None``)."""
     if margin is None:
         return {"margin_ms": None}
-    return {"margin_ms": round(margin.margin_ms(cost), 4),
+    return {"margin_ms": _down(margin.margin_ms(cost)),
             "margin": {k: round(v, 4) if isinstance(v, float) else v
                        for k, v in margin.to_json().items()}}
+
+
+def _down(value: float) -> float:
+    """``value`` rounded down to 4 decimals, so a printed cost plus its printed
+    margin never exceeds the budget that the exact ones fit."""
+    from decimal import ROUND_FLOOR, Decimal
+
+    return float(Decimal(repr(float(value))).quantize(Decimal("0.0001"), rounding=ROUND_FLOOR))
 
 
 def _margin_cell(margin, cost: float) -> str:

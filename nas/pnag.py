@@ -62,7 +62,7 @@ from nas.generator import Generator, fit_generator
 from nas.margin import DEFAULT_LEVEL, BudgetMargin, cost_margin
 from nas.sources.base import AccuracySource, CostSource, one_torch_thread
 from nas.sources.cache import QueryCounter
-from nas.surrogate import AccuracySurrogate
+from nas.surrogate import KernelRidgeSurrogate, Surrogate
 
 Progress = Callable[[str, int, int], None]
 INFEASIBLE_FLOOR = -4.0  # reward of an infeasible sample before the overshoot penalty
@@ -243,15 +243,20 @@ class PNAG:
     """A budget-conditioned generator plus Pareto evaluator for one cost source.
 
     ``extra_context`` is appended to every budget's context vector (for a
-    device embedding); it is fixed for one model.
+    device embedding); it is fixed for one model. ``surrogate(model)`` makes
+    the front sweep's :class:`~nas.surrogate.Surrogate` (default: kernel
+    ridge on the space's features); it is not part of a stored model's
+    training key, so pass it only to models you train and keep yourself.
     """
 
     def __init__(self, space: Any, cost: CostSource, accuracy: AccuracySource,
-                 settings: Settings | None = None, extra_context: Sequence[float] = ()):
+                 settings: Settings | None = None, extra_context: Sequence[float] = (),
+                 surrogate: Callable[["PNAG"], Surrogate] | None = None):
         check_objectives(cost, accuracy)
         self.space, self.cost, self.accuracy = space, cost, accuracy
         self.settings = settings or settings_for(accuracy)
         self.extra_context = [float(x) for x in extra_context]
+        self.surrogate = surrogate
         self.lookups = QueryCounter(accuracy, cost)
         self._features: dict[Any, np.ndarray] = {}
         self._decoded: dict[tuple[int, ...], Any] = {}
@@ -315,6 +320,13 @@ class PNAG:
 
     def features(self, archs: Sequence[Any]) -> np.ndarray:
         return cached_features(self.space, self._features, archs)
+
+    def make_surrogate(self) -> Surrogate:
+        """A fresh front-sweep surrogate: the ``surrogate`` factory's, or kernel
+        ridge on ``features``."""
+        if self.surrogate is not None:
+            return self.surrogate(self)
+        return KernelRidgeSurrogate(self.features, self.settings.seed)
 
     def decode(self, indices: np.ndarray) -> list[Any]:
         out = []
@@ -556,18 +568,18 @@ class PNAG:
         self._query([a for a in dict.fromkeys(ends)
                      if a not in known and self.lookups.known_accuracy(a)], lambda *a: None, 1)
         budgets = self.sweep_budgets()
-        surrogate = AccuracySurrogate(s.seed)
+        surrogate = self.make_surrogate()
         for i, budget in enumerate(budgets):
             archs = [a for a, _, _ in self.archive_]
             values = np.array([v for _, v, _ in self.archive_])
-            (surrogate.fit if i % 10 == 0 else surrogate.refit)(self.features(archs), values)
+            (surrogate.fit if i % 10 == 0 else surrogate.refit)(archs, values)
             chosen = self._improve(float(budget), s.front_queries, surrogate, rng)
             if chosen:
                 self._query(chosen, lambda *a: None, s.archs)
             tick("front", i + 1, len(budgets))
         self.front_ = pareto_front(self.archive_)
 
-    def _improve(self, budget: float, take: int, surrogate: AccuracySurrogate,
+    def _improve(self, budget: float, take: int, surrogate: Surrogate,
                  rng: np.random.Generator) -> list[Any]:
         """Up to ``take`` unqueried architectures within ``budget`` that the
         surrogate rates best, found by an evolutionary search on the surrogate.
@@ -595,7 +607,7 @@ class PNAG:
             if archs:
                 archs = [a for a, c in zip(archs, self.lookups.cost_many(archs)) if c <= budget]
             if archs:
-                pool.update(zip(archs, surrogate.predict(self.features(archs)).tolist()))
+                pool.update(zip(archs, surrogate.predict(archs).tolist()))
 
         add(start)
         if not pool:
