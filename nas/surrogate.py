@@ -27,6 +27,7 @@ and ``predict(archs)``. :class:`PNAG <nas.pnag.PNAG>` takes a factory for one
 (``surrogate=``); the default is :class:`KernelRidgeSurrogate`::
 
     PNAG(space, cost, accuracy, surrogate=lambda m: GaussianProcessUCB(m.features))
+
 :class:`SourceSurrogate` ranks with the accuracy source itself, uncounted: a
 bound for benchmarks (``benchmarks/nas_surrogate_gap.py``), never a method.
 """
