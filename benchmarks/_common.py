@@ -1,4 +1,6 @@
-"""What the NAS-Bench-201 benchmarks share: HELP's device split and its latency tables.
+"""What the benchmarks share: where the reference data is, HELP's device split
+and NAS-Bench-201 latency tables, and the Note10 setting (OFA's Note10 LUT as
+the cost, OFA's predictor as the accuracy, and the flags of the Note10 scripts).
 
 Imported by name (``from _common import ...``): a script's own folder is the
 first entry of ``sys.path``, so no script edits the path. Files are read by
